@@ -1,0 +1,143 @@
+"""Server settings, read once from the environment (`AMBIENT_*`) and passed in, never global."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+__all__ = ["SETTING_HINTS", "Settings", "load_settings"]
+
+ENV_PREFIX: Final = "AMBIENT_"
+
+#: What to put in each variable, quoted in the one-line error when it is missing or malformed.
+SETTING_HINTS: Final[Mapping[str, str]] = {
+    "webhook_secret": "the webhook secret from the GitHub App settings (several, comma-separated, "
+    "while rotating)",
+    "redis_url": "a Redis URL such as redis://localhost:6379/0",
+    "app_slug": "the App's slug, the name people @-mention (github.com/apps/<slug>)",
+    "github_app_id": "the numeric App ID from the GitHub App settings",
+    "github_private_key": "the App's private key (PEM text)",
+    "github_private_key_path": "the path of the App's private key file (.pem)",
+    "github_api_url": "https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server",
+    "llm_base_url": "an OpenAI-compatible base URL such as https://api.openai.com/v1",
+    "llm_api_key": "the model endpoint's API key",
+    "llm_model": "the model name the endpoint serves",
+    "llm_max_concurrency": "a whole number of concurrent model calls, 1 or more",
+    "llm_timeout_s": "seconds to wait for one model answer",
+    "sandbox": "docker or bwrap",
+    "sandbox_image": "the sandbox image tag built by sandbox/image/build.sh",
+    "workspace_root": "a writable directory for ephemeral clones",
+    "dedupe_ttl_s": "seconds to remember a delivery id, at least 259200 (72 h)",
+    "max_body_bytes": "the largest webhook body accepted, in bytes",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "metrics_port": "a TCP port for the worker's Prometheus metrics, or 0 for none",
+}
+
+
+class Settings(BaseSettings):
+    """Everything a process of Ambient is configured with; immutable once built."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    webhook_secret: SecretStr | None = None
+    redis_url: str = "redis://localhost:6379/0"
+    app_slug: str = "ambient"
+    github_app_id: int | None = None
+    github_private_key: SecretStr | None = None
+    github_private_key_path: Path | None = None
+    github_api_url: str = "https://api.github.com"
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_max_concurrency: int = Field(default=4, ge=1)
+    llm_timeout_s: float = Field(default=120.0, gt=0)
+    sandbox: Literal["docker", "bwrap"] = "docker"
+    sandbox_image: str = "ambient-sandbox:latest"
+    workspace_root: Path = Path(tempfile.gettempdir()) / "ambient-workspaces"
+    # GitHub keeps failed deliveries for 3 days: remember ids at least that long.
+    dedupe_ttl_s: int = Field(default=72 * 3600, ge=72 * 3600)
+    max_body_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+
+    @field_validator("github_api_url", "llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @field_validator("app_slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c == "-" for c in value):
+            raise ValueError("must be letters, digits and dashes")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _secrets_not_blank(self) -> Settings:
+        if self.webhook_secret is not None and not self.webhook_secrets:
+            raise ValueError("AMBIENT_WEBHOOK_SECRET is set but holds no secret")
+        return self
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """The accepted webhook secrets: the first signs, all verify (rotation)."""
+        if self.webhook_secret is None:
+            return ()
+        parts = self.webhook_secret.get_secret_value().split(",")
+        return tuple(p.strip() for p in parts if p.strip())
+
+    def private_key_pem(self) -> str | None:
+        """The App's private key, from the variable or the file it names."""
+        if self.github_private_key is not None:
+            return self.github_private_key.get_secret_value().replace("\\n", "\n")
+        if self.github_private_key_path is not None:
+            try:
+                return self.github_private_key_path.read_text()
+            except OSError as exc:
+                raise ConfigError(
+                    f"AMBIENT_GITHUB_PRIVATE_KEY_PATH: cannot read {self.github_private_key_path}"
+                    f" ({exc.strerror}); put {SETTING_HINTS['github_private_key_path']}"
+                ) from None
+        return None
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    variable = ENV_PREFIX + field.upper() if field else "settings"
+    hint = SETTING_HINTS.get(field)
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{variable}: {message}" + (f"; put {hint} there" if hint else "")
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, require: tuple[str, ...] = ()
+) -> Settings:
+    """Build the settings from `env` (default: the process environment).
+
+    Raises `ConfigError` with one line naming the variable when one is malformed, or when a
+    name in `require` is unset.
+    """
+    try:
+        if env is None:
+            settings = Settings()
+        else:
+            relevant = {k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+            settings = Settings.model_validate(relevant)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    for name in require:
+        if getattr(settings, name) in (None, ""):
+            raise ConfigError(
+                f"{ENV_PREFIX}{name.upper()} is not set; put {SETTING_HINTS[name]} there"
+            )
+    return settings

@@ -1,0 +1,8 @@
+"""Fixture plugins: each real part has its own module under tests/fixtures/."""
+
+pytest_plugins = [
+    "tests.fixtures.redis",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.github_sim",
+    "tests.fixtures.llm_sim",
+]
