@@ -131,7 +131,9 @@ def load_settings(
         if env is None:
             settings = Settings()
         else:
-            relevant = {k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+            relevant = {
+                k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)
+            }
             settings = Settings.model_validate(relevant)
     except ValidationError as exc:
         raise ConfigError(_one_line(exc)) from None

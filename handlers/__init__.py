@@ -1,0 +1,25 @@
+"""The ordered registry of triggers: routes for the receiver, jobs for the worker."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from bot.jobs import JobFunction
+from bot.routing import Route
+from handlers import ci_failure, comment, installation, sweep
+
+__all__ = ["JOBS", "ROUTES"]
+
+ROUTES: Final[tuple[Route, ...]] = (
+    comment.route,
+    ci_failure.route,
+    sweep.route,
+    installation.route,
+)
+
+JOBS: Final[tuple[JobFunction, ...]] = (
+    *comment.JOBS,
+    *ci_failure.JOBS,
+    *sweep.JOBS,
+    *installation.JOBS,
+)

@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.redis",
+    "tests.fixtures.ingress",
     "tests.fixtures.sandbox",
     "tests.fixtures.github_sim",
     "tests.fixtures.llm_sim",

@@ -1,0 +1,70 @@
+"""The `ambient` command: argument parsing only; each subcommand calls into the package."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from bot import __version__
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError
+
+__all__ = ["main"]
+
+
+def _settings(*required: str) -> Settings:
+    try:
+        return load_settings(require=required)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"ambient: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ambient")
+def cli() -> None:
+    """Ambient: propose, verify and publish code fixes; a person decides what merges."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Run the webhook receiver (POST /webhook, /healthz, /readyz, /metrics)."""
+    import uvicorn
+
+    from bot.telemetry import configure_logging
+    from bot.web import create_app
+
+    settings = _settings("webhook_secret")
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+
+
+@cli.command()
+def worker() -> None:
+    """Run a worker that takes jobs from Redis."""
+    from bot.telemetry import configure_logging
+    from bot.worker import create_worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    create_worker(settings).run()
+
+
+def main() -> None:
+    """Entry point of the `ambient` console script."""
+    cli()

@@ -1,0 +1,156 @@
+"""Sans-I/O webhook core: signature check and turning a request into an `Event` value.
+
+Nothing here touches the network or Redis, so every rule is tested directly.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import parse_qs
+
+from githubkit.webhooks import verify
+
+from bot.errors import SignatureInvalid, WebhookMalformed
+
+__all__ = [
+    "Event",
+    "JSONObject",
+    "get_bool",
+    "get_int",
+    "get_obj",
+    "get_str",
+    "parse_event",
+    "sign",
+    "verify_signature",
+]
+
+JSONObject = dict[str, object]
+
+# Only sha256: GitHub still sends X-Hub-Signature (sha1) for legacy receivers, and githubkit's
+# verify() would accept a "sha1=" header, so the prefix is checked here first.
+SIGNATURE_PREFIX: Final = "sha256="
+SIGNATURE_LENGTH: Final = len(SIGNATURE_PREFIX) + 64
+FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
+
+
+def verify_signature(secrets: Sequence[str], body: bytes, header: str | None) -> None:
+    """Check X-Hub-Signature-256 over the raw body against any configured secret.
+
+    Raises `SignatureInvalid` with the reason; never parses the body.
+    """
+    if not secrets:
+        raise SignatureInvalid("no webhook secret configured: set AMBIENT_WEBHOOK_SECRET")
+    if not header:
+        raise SignatureInvalid("X-Hub-Signature-256 header is missing")
+    if not header.startswith(SIGNATURE_PREFIX) or len(header) != SIGNATURE_LENGTH:
+        raise SignatureInvalid("X-Hub-Signature-256 is not of the form sha256=<64 hex digits>")
+    # Every secret is tried so the time taken does not reveal which one, if any, matched.
+    matched = False
+    for secret in secrets:
+        matched |= verify(secret, body, header)
+    if not matched:
+        raise SignatureInvalid(
+            "webhook signature mismatch: check AMBIENT_WEBHOOK_SECRET against the App settings"
+        )
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The X-Hub-Signature-256 value GitHub would send for `body`."""
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, "sha256").hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One verified webhook delivery. `body` is the JSON document as text."""
+
+    name: str
+    action: str | None
+    delivery_id: str
+    payload: JSONObject
+    body: str
+
+    @property
+    def full_name(self) -> str:
+        """The event and its action, Probot style: "issue_comment.created"."""
+        return f"{self.name}.{self.action}" if self.action else self.name
+
+
+def _json_body(body: bytes, content_type: str) -> bytes:
+    if content_type.split(";")[0].strip().lower() == FORM_CONTENT_TYPE:
+        try:
+            form = parse_qs(body.decode("utf-8"), strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            raise WebhookMalformed("form-encoded body cannot be decoded") from None
+        values = form.get("payload")
+        if not values or len(values) != 1:
+            raise WebhookMalformed("form-encoded body has no single `payload` field")
+        return values[0].encode("utf-8")
+    return body
+
+
+def parse_event(headers: Mapping[str, str], body: bytes) -> Event:
+    """Build an `Event` from the delivery headers and raw body (JSON or form-encoded).
+
+    Call only after `verify_signature`. Raises `WebhookMalformed` naming what was wrong.
+    """
+    name = headers.get("x-github-event", "").strip()
+    delivery_id = headers.get("x-github-delivery", "").strip()
+    if not name:
+        raise WebhookMalformed("X-GitHub-Event header is missing")
+    if not delivery_id or len(delivery_id) > 100:
+        raise WebhookMalformed("X-GitHub-Delivery header is missing or too long")
+    document = _json_body(body, headers.get("content-type", "application/json"))
+    try:
+        text = document.decode("utf-8")
+        payload = json.loads(text)
+    except UnicodeDecodeError:
+        raise WebhookMalformed("body is not UTF-8") from None
+    except ValueError as exc:
+        raise WebhookMalformed(f"body is not JSON ({exc})") from None
+    if not isinstance(payload, dict):
+        raise WebhookMalformed("body is JSON but not an object")
+    action = payload.get("action")
+    return Event(
+        name=name,
+        action=action if isinstance(action, str) else None,
+        delivery_id=delivery_id,
+        payload=payload,
+        body=text,
+    )
+
+
+def get_obj(obj: object, *path: str) -> JSONObject | None:
+    """The JSON object at `path` under `obj`, or None if any step is missing or not an object."""
+    current = obj
+    for key in path:
+        if not isinstance(current, dict):
+            return None
+        current = current.get(key)
+    return current if isinstance(current, dict) else None
+
+
+def _leaf(obj: object, path: tuple[str, ...]) -> object:
+    parent = get_obj(obj, *path[:-1]) if len(path) > 1 else obj
+    return parent.get(path[-1]) if isinstance(parent, dict) else None
+
+
+def get_str(obj: object, *path: str) -> str | None:
+    """The string at `path`, or None."""
+    value = _leaf(obj, path)
+    return value if isinstance(value, str) else None
+
+
+def get_int(obj: object, *path: str) -> int | None:
+    """The integer at `path` (booleans excluded), or None."""
+    value = _leaf(obj, path)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def get_bool(obj: object, *path: str) -> bool | None:
+    """The boolean at `path`, or None."""
+    value = _leaf(obj, path)
+    return value if isinstance(value, bool) else None

@@ -1,0 +1,159 @@
+"""Typed webhook payloads for the events Ambient routes, parsed leniently.
+
+githubkit's webhook models are strict: they reject 80 of octokit's 273 real payload examples
+(installation events among them, for fields GitHub added later) and a real 2019 capture of a
+PR comment. A receiver must not fail on an older or newer shape, so these models declare only
+the fields Ambient reads, ignore the rest, and default what GitHub has not always sent.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.errors import WebhookMalformed
+
+__all__ = [
+    "CheckSuitePayload",
+    "InstallationPayload",
+    "IssueCommentPayload",
+    "IssuesPayload",
+    "Payload",
+    "PushPayload",
+    "WorkflowRunPayload",
+    "parse_payload",
+]
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Account(_Lenient):
+    login: str
+    id: int
+    type: str = "User"
+
+
+class Installation(_Lenient):
+    id: int
+
+
+class Repository(_Lenient):
+    id: int
+    full_name: str
+    name: str
+    owner: Account
+    default_branch: str = "main"
+    private: bool = False
+    fork: bool = False
+    clone_url: str | None = None
+
+
+class Comment(_Lenient):
+    id: int
+    body: str = ""
+    user: Account
+    html_url: str | None = None
+
+
+class Issue(_Lenient):
+    number: int
+    title: str = ""
+    body: str | None = None
+    user: Account
+    state: str = "open"
+    pull_request: dict[str, object] | None = None
+
+
+class PullRequestRef(_Lenient):
+    number: int
+    head: dict[str, object] = {}
+    base: dict[str, object] = {}
+
+
+class CheckSuite(_Lenient):
+    id: int
+    head_branch: str | None = None
+    head_sha: str
+    status: str | None = None
+    conclusion: str | None = None
+    pull_requests: list[PullRequestRef] = []
+
+
+class WorkflowRun(_Lenient):
+    id: int
+    name: str | None = None
+    head_branch: str | None = None
+    head_sha: str
+    status: str | None = None
+    conclusion: str | None = None
+    event: str | None = None
+    pull_requests: list[PullRequestRef] = []
+
+
+class Payload(_Lenient):
+    """Fields every routed event may carry."""
+
+    action: str | None = None
+    sender: Account | None = None
+    installation: Installation | None = None
+    repository: Repository | None = None
+
+
+class IssueCommentPayload(Payload):
+    issue: Issue
+    comment: Comment
+
+
+class IssuesPayload(Payload):
+    issue: Issue
+    changes: dict[str, object] | None = None
+
+
+class CheckSuitePayload(Payload):
+    check_suite: CheckSuite
+
+
+class WorkflowRunPayload(Payload):
+    workflow_run: WorkflowRun
+
+
+class PushPayload(Payload):
+    ref: str
+    before: str
+    after: str
+    deleted: bool = False
+    commits: list[dict[str, object]] = []
+
+
+class InstallationPayload(Payload):
+    repositories: list[dict[str, object]] | None = None
+    repositories_added: list[dict[str, object]] = []
+    repositories_removed: list[dict[str, object]] = []
+
+
+_MODELS: Final[dict[str, type[Payload]]] = {
+    "issue_comment": IssueCommentPayload,
+    "issues": IssuesPayload,
+    "check_suite": CheckSuitePayload,
+    "workflow_run": WorkflowRunPayload,
+    "push": PushPayload,
+    "installation": InstallationPayload,
+    "installation_repositories": InstallationPayload,
+}
+
+
+def parse_payload(event_name: str, body: bytes | str) -> Payload:
+    """Parse a webhook body into the model for `event_name` (a generic `Payload` otherwise).
+
+    Raises `WebhookMalformed` naming the first field that is missing or of the wrong type.
+    """
+    model = _MODELS.get(event_name, Payload)
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise WebhookMalformed(f"{event_name} payload: {where}: {first['msg']}") from None

@@ -1,0 +1,195 @@
+"""Jobs as values, their deterministic ids, and the durable dedupe-and-enqueue step.
+
+The receiver must have every accepted delivery in Redis before it answers 2xx. arq's own
+`enqueue_job` costs a WATCH/MULTI round trip per job and cannot be combined atomically with
+the delivery dedupe, so deliveries are enqueued by one Lua script that does both, writing the
+exact keys and job encoding arq's worker reads (`serialize_job`, `arq:job:*`, the queue zset).
+Concurrent deliveries are batched into one pipelined round trip ("group commit"): under load
+this is what keeps the receiver within its throughput budget; alone, a delivery flushes at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+from arq.constants import default_queue_name, expires_extra_ms, job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError, RedisError
+
+from bot.errors import QueueUnavailable
+
+__all__ = [
+    "DELIVERY_KEY_PREFIX",
+    "EnqueueOutcome",
+    "Enqueuer",
+    "JobSpec",
+    "deserialize",
+    "serialize",
+]
+
+DELIVERY_KEY_PREFIX: Final = "ambient:delivery:"
+
+
+def serialize(data: dict[str, object]) -> bytes:
+    """arq job encoding: JSON, so nothing in Redis can make a worker unpickle code."""
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def deserialize(raw: bytes) -> dict[str, object]:
+    """Inverse of `serialize`."""
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise TypeError("job data is not a JSON object")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What a job must do, derived from one event. The id makes redeliveries no-ops."""
+
+    function: str
+    job_id: str
+    event: str
+    delivery_id: str
+    repository: str | None = None
+    installation_id: int | None = None
+    options: tuple[tuple[str, str], ...] = field(default=())
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> JobSpec:
+        data = json.loads(text)
+        data["options"] = tuple(tuple(pair) for pair in data.get("options", ()))
+        return cls(**data)
+
+    def option(self, key: str, default: str = "") -> str:
+        return dict(self.options).get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueOutcome:
+    """`duplicate` when the delivery was seen before; else which jobs were new or existing."""
+
+    duplicate: bool
+    queued: tuple[str, ...] = ()
+    existing: tuple[str, ...] = ()
+
+
+# KEYS: delivery key, queue key, then (job key, result key) per job.
+# ARGV: marker value, delivery ttl seconds, then (serialized job, score ms, expiry ms) per job.
+# Returns -1 for a duplicate delivery, else one 1 (queued) / 0 (job already known) per job.
+_ENQUEUE_LUA: Final = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return -1 end
+local out = {}
+for i = 1, (#KEYS - 2) / 2 do
+  local job_key, result_key = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+  local a = 3 * i
+  if redis.call('EXISTS', job_key, result_key) == 0 then
+    redis.call('PSETEX', job_key, ARGV[a + 2], ARGV[a])
+    redis.call('ZADD', KEYS[2], ARGV[a + 1], string.sub(job_key, %d))
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+""".replace("%d", str(len(job_key_prefix) + 1))
+
+
+@dataclass(slots=True)
+class _Pending:
+    delivery_id: str
+    specs: Sequence[JobSpec]
+    body: str
+    future: asyncio.Future[EnqueueOutcome]
+
+
+class Enqueuer:
+    """Dedupe deliveries and enqueue their jobs, batching concurrent callers."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        delivery_ttl_s: int,
+        queue_name: str = default_queue_name,
+    ) -> None:
+        self._redis = redis
+        self._ttl_s = delivery_ttl_s
+        self._queue_name = queue_name
+        self._sha: str | None = None
+        self._pending: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, delivery_id: str, specs: Sequence[JobSpec], body: str) -> EnqueueOutcome:
+        """Record the delivery and enqueue its jobs in one atomic step.
+
+        Raises `QueueUnavailable` when Redis cannot be reached; nothing is half-written.
+        """
+        future: asyncio.Future[EnqueueOutcome] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(delivery_id, specs, body, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                results = await self._run_batch(batch)
+            except (RedisError, OSError) as exc:
+                error = QueueUnavailable(f"redis unreachable: {type(exc).__name__}: {exc}")
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(error)
+                continue
+            for item, result in zip(batch, results, strict=True):
+                if not item.future.done():
+                    item.future.set_result(_outcome(item.specs, result))
+
+    async def _run_batch(self, batch: list[_Pending]) -> list[object]:
+        if self._sha is None:
+            self._sha = await self._redis.script_load(_ENQUEUE_LUA)
+        now_ms = int(time.time() * 1000)
+        calls = [self._arguments(item, now_ms) for item in batch]
+        try:
+            return await self._execute(self._sha, calls)
+        except NoScriptError:
+            # Redis restarted and forgot the script: load it again, once.
+            self._sha = await self._redis.script_load(_ENQUEUE_LUA)
+            return await self._execute(self._sha, calls)
+
+    async def _execute(self, sha: str, calls: list[tuple[list[str], list[Any]]]) -> list[object]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, argv in calls:
+                pipe.evalsha(sha, len(keys), *keys, *argv)
+            results: list[object] = await pipe.execute()
+        return results
+
+    def _arguments(self, item: _Pending, now_ms: int) -> tuple[list[str], list[Any]]:
+        keys: list[str] = [DELIVERY_KEY_PREFIX + item.delivery_id, self._queue_name]
+        argv: list[Any] = [now_ms, self._ttl_s]
+        for spec in item.specs:
+            keys += [job_key_prefix + spec.job_id, result_key_prefix + spec.job_id]
+            job = serialize_job(
+                spec.function, (spec.to_json(), item.body), {}, None, now_ms, serializer=serialize
+            )
+            argv += [job, now_ms, expires_extra_ms]
+        return keys, argv
+
+
+def _outcome(specs: Sequence[JobSpec], result: object) -> EnqueueOutcome:
+    if result == -1:
+        return EnqueueOutcome(duplicate=True)
+    flags = result if isinstance(result, list) else []
+    queued = tuple(s.job_id for s, f in zip(specs, flags, strict=False) if f == 1)
+    existing = tuple(s.job_id for s, f in zip(specs, flags, strict=False) if f != 1)
+    return EnqueueOutcome(duplicate=False, queued=queued, existing=existing)

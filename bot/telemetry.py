@@ -1,0 +1,107 @@
+"""Structured logs (one JSON object per line, with the job's context) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from prometheus_client import Counter, Histogram
+
+__all__ = [
+    "DELIVERIES",
+    "ENQUEUE_SECONDS",
+    "JOBS",
+    "JOB_SECONDS",
+    "JsonFormatter",
+    "bound",
+    "configure_logging",
+]
+
+_CONTEXT: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar(
+    "ambient_log_context",
+    default={},  # noqa: B039 - never mutated; replaced by bound()
+)
+_RESERVED: Final = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+}
+
+DELIVERIES: Final = Counter(
+    "ambient_deliveries_total", "Webhook deliveries by event and outcome", ["event", "outcome"]
+)
+ENQUEUE_SECONDS: Final = Histogram(
+    "ambient_enqueue_seconds",
+    "Time to dedupe and durably enqueue one delivery",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+)
+JOBS: Final = Counter("ambient_jobs_total", "Jobs run, by function and outcome", ["job", "outcome"])
+JOB_SECONDS: Final = Histogram("ambient_job_seconds", "Job duration by function", ["job"])
+
+
+_CONTEXT_ATTRIBUTE: Final = "ambient_context"
+
+
+def _install_context_factory() -> None:
+    """Capture the bound context when a record is created: in the task that logged it, not
+    later in whichever handler formats it."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "ambient_context", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        setattr(record, _CONTEXT_ATTRIBUTE, _CONTEXT.get())
+        return record
+
+    factory.ambient_context = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+_install_context_factory()
+
+
+@contextmanager
+def bound(**fields: object) -> Iterator[None]:
+    """Attach `fields` (delivery id, job id, repository, …) to every log line in this block."""
+    token = _CONTEXT.set({**_CONTEXT.get(), **fields})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, bound context, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        context = getattr(record, _CONTEXT_ATTRIBUTE, None)
+        entry.update(context if isinstance(context, dict) else _CONTEXT.get())
+        entry.update(
+            {k: v for k, v in record.__dict__.items() if k not in _RESERVED | {_CONTEXT_ATTRIBUTE}}
+        )
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
+    """Send every logger's records to stderr, as JSON lines unless `json_lines` is False."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

@@ -1,0 +1,150 @@
+"""The webhook receiver: verify → dedupe → enqueue → 202, plus health and metrics endpoints.
+
+Nothing slow happens here: payloads are parsed into typed models by the worker, not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Final
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.config import Settings
+from bot.errors import QueueUnavailable, SignatureInvalid, WebhookMalformed
+from bot.events import parse_event, verify_signature
+from bot.queue import Enqueuer, JobSpec
+from bot.routing import RouteContext, route_event
+from bot.telemetry import DELIVERIES, ENQUEUE_SECONDS
+from handlers import ROUTES
+
+__all__ = ["WebhookReceiver", "create_app"]
+
+log = logging.getLogger("ambient.web")
+
+READY_TIMEOUT_S: Final = 1.0
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds the configured limit."""
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(event: str, outcome: str, status: int, content: dict[str, object]) -> JSONResponse:
+    DELIVERIES.labels(event=event, outcome=outcome).inc()
+    if status >= 400:
+        log.warning("delivery refused: %s", content.get("error"), extra={"event": event})
+    return JSONResponse(content, status_code=status)
+
+
+class WebhookReceiver:
+    """POST /webhook: each step answers on its own failure, in the order GitHub expects."""
+
+    def __init__(self, settings: Settings, enqueuer: Enqueuer) -> None:
+        self._secrets = settings.webhook_secrets
+        self._limit = settings.max_body_bytes
+        self._enqueuer = enqueuer
+        self._context = RouteContext(app_slug=settings.app_slug)
+
+    async def handle(self, request: Request) -> Response:
+        event_header = request.headers.get("x-github-event", "unknown")[:64]
+        try:
+            body = await _read_body(request, self._limit)
+        except BodyTooLarge:
+            return _answer(
+                event_header, "too_large", 413, {"error": f"body over {self._limit} bytes"}
+            )
+        try:
+            verify_signature(self._secrets, body, request.headers.get("x-hub-signature-256"))
+        except SignatureInvalid as exc:
+            return _answer(event_header, "bad_signature", 401, {"error": str(exc)})
+        try:
+            event = parse_event(request.headers, body)
+        except WebhookMalformed as exc:
+            return _answer(event_header, "malformed", 400, {"error": str(exc)})
+        routed = route_event(event, self._context, ROUTES)
+        if not routed.jobs:
+            return _answer(event.name, "ignored", 200, {"ignored": routed.ignored})
+        return await self._enqueue(event.name, event.delivery_id, routed.jobs, event.body)
+
+    async def _enqueue(
+        self, event: str, delivery_id: str, jobs: tuple[JobSpec, ...], body: str
+    ) -> Response:
+        started = time.perf_counter()
+        try:
+            outcome = await self._enqueuer.submit(delivery_id, jobs, body)
+        except QueueUnavailable as exc:
+            return _answer(event, "unavailable", 503, {"error": str(exc)})
+        ENQUEUE_SECONDS.observe(time.perf_counter() - started)
+        if outcome.duplicate:
+            return _answer(event, "duplicate", 200, {"duplicate": True})
+        content: dict[str, object] = {"queued": list(outcome.queued)}
+        if outcome.existing:
+            content["already_queued"] = list(outcome.existing)
+        return _answer(event, "queued", 202, content)
+
+
+def create_app(settings: Settings, redis: Redis | None = None) -> Starlette:
+    """The receiver for `settings`; `redis` is made from `settings.redis_url` when not given."""
+    if not settings.webhook_secrets:
+        raise ValueError(
+            "AMBIENT_WEBHOOK_SECRET is required: the receiver never skips verification"
+        )
+    client = redis or Redis.from_url(
+        settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0
+    )
+    receiver = WebhookReceiver(settings, Enqueuer(client, delivery_ttl_s=settings.dedupe_ttl_s))
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await asyncio.wait_for(client.ping(), READY_TIMEOUT_S)
+        except (RedisError, OSError, TimeoutError) as exc:
+            return JSONResponse(
+                {"status": "unavailable", "error": f"redis unreachable: {exc}"}, status_code=503
+            )
+        return JSONResponse({"status": "ready"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if redis is None:
+            await client.aclose()
+
+    return Starlette(
+        routes=[
+            Route("/webhook", receiver.handle, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,69 @@
+"""The arq worker: every job the router can produce, explicit limits, resources built once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar, Final
+
+from arq.connections import RedisSettings
+from arq.worker import Worker
+
+from bot.config import Settings, load_settings
+from bot.deps import Deps
+from bot.queue import deserialize, serialize
+from handlers import JOBS
+
+__all__ = ["WorkerSettings", "create_worker"]
+
+log = logging.getLogger("ambient.worker")
+
+# Model-driven jobs take minutes, not arq's default 300 s; a failed one is retried a few
+# times at most (Retryable errors only: permanent failures return instead of raising).
+JOB_TIMEOUT_S: Final = 1800
+MAX_TRIES: Final = 4
+
+
+async def on_startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.get("settings") or load_settings()
+    ctx["deps"] = Deps(settings=settings, redis=ctx["redis"])
+    log.info("worker started", extra={"jobs": [job.__name__ for job in JOBS]})
+
+
+async def on_shutdown(ctx: dict[str, Any]) -> None:
+    log.info("worker stopping")
+
+
+class WorkerSettings:
+    """arq settings; `create_worker` fills in Redis and the Settings for one process."""
+
+    functions: ClassVar = list(JOBS)
+    on_startup = staticmethod(on_startup)
+    on_shutdown = staticmethod(on_shutdown)
+    job_timeout = JOB_TIMEOUT_S
+    max_tries = MAX_TRIES
+    keep_result = 24 * 3600
+    job_serializer = staticmethod(serialize)
+    job_deserializer = staticmethod(deserialize)
+    allow_abort_jobs = True
+
+
+_OPTIONS: Final = (
+    "functions",
+    "on_startup",
+    "on_shutdown",
+    "job_timeout",
+    "max_tries",
+    "keep_result",
+    "job_serializer",
+    "job_deserializer",
+    "allow_abort_jobs",
+)
+
+
+def create_worker(settings: Settings, **overrides: Any) -> Worker:
+    """An arq `Worker` for `settings` (run it with `.async_run()` or `.run()`)."""
+    options: dict[str, Any] = {name: getattr(WorkerSettings, name) for name in _OPTIONS}
+    options["redis_settings"] = RedisSettings.from_dsn(settings.redis_url)
+    options["ctx"] = {"settings": settings}
+    options.update(overrides)
+    return Worker(**options)

@@ -1,0 +1,92 @@
+"""Receiver → Redis → arq worker, for real: each job parses its payload and logs `received`."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import redis
+from arq.jobs import Job
+
+from bot.config import load_settings
+from bot.queue import Enqueuer, JobSpec, deserialize
+from bot.telemetry import JsonFormatter
+from bot.worker import create_worker
+from tests.fixtures.ingress import Receiver
+from tests.fixtures.redis import RedisServer
+from tests.webhook_corpus import selected
+
+
+async def _run_worker(server: RedisServer) -> None:
+    settings = load_settings({"AMBIENT_REDIS_URL": server.url})
+    worker = create_worker(settings, burst=True, poll_delay=0.01, handle_signals=False)
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+
+
+async def _result(server: RedisServer, job_id: str) -> object:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(server.url)
+    try:
+        job = Job(job_id, client, _deserializer=deserialize)  # type: ignore[arg-type]
+        return await job.result(timeout=5)
+    finally:
+        await client.aclose()
+
+
+async def test_queued_deliveries_run_as_jobs_with_their_delivery_id_in_the_logs(
+    receiver: Receiver, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    installed = selected("installation.created")
+    pushed = selected("push.new-branch")
+    first = receiver.deliver("installation", installed.body, "delivery-install")
+    second = receiver.deliver("push", pushed.body, "delivery-push")
+    (install_job,) = first.json()["queued"]
+    (push_job,) = second.json()["queued"]
+    with caplog.at_level(logging.INFO, logger="ambient"):
+        await _run_worker(redis_server)
+    install_result = await _result(redis_server, install_job)
+    assert install_result == {
+        "status": "done",
+        "action": "created",
+        "added": ["Codertocat/Hello-World"],
+        "removed": [],
+    }
+    assert await _result(redis_server, push_job) == {"status": "done", "hot_files": 1}
+    received = [r for r in caplog.records if r.getMessage() == "received"]
+    lines = [json.loads(JsonFormatter().format(r)) for r in received]
+    assert {line["delivery_id"] for line in lines} == {"delivery-install", "delivery-push"}
+    client = redis.Redis.from_url(redis_server.url)
+    members = client.smembers("ambient:installation:957387:repos")
+    client.close()
+    assert members == {b"Codertocat/Hello-World"}
+
+
+async def test_a_job_with_a_malformed_payload_fails_in_one_line_and_is_not_retried(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_server.url)
+    spec = JobSpec(
+        function="fix_ci", job_id="ci:1:abc", event="check_suite.completed", delivery_id="d-broken"
+    )
+    outcome = await Enqueuer(client, delivery_ttl_s=3600).submit(
+        "d-broken", [spec], json.dumps({"check_suite": {"id": 1}})
+    )
+    await client.aclose()
+    assert outcome.queued == ("ci:1:abc",)
+    with caplog.at_level(logging.INFO, logger="ambient"):
+        await _run_worker(redis_server)
+    result = await _result(redis_server, "ci:1:abc")
+    assert result == {
+        "status": "failed",
+        "error": "check_suite payload: check_suite.head_sha: Field required",
+    }
+    failures = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(failures) == 1
+    assert "\n" not in failures[0].getMessage()
