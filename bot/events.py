@@ -6,12 +6,12 @@ Nothing here touches the network or Redis, so every rule is tested directly.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qs
 
+import orjson
 from githubkit.webhooks import verify
 
 from bot.errors import SignatureInvalid, WebhookMalformed
@@ -106,10 +106,10 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> Event:
     document = _json_body(body, headers.get("content-type", "application/json"))
     try:
         text = document.decode("utf-8")
-        payload = json.loads(text)
+        payload = orjson.loads(document)
     except UnicodeDecodeError:
         raise WebhookMalformed("body is not UTF-8") from None
-    except ValueError as exc:
+    except orjson.JSONDecodeError as exc:
         raise WebhookMalformed(f"body is not JSON ({exc})") from None
     if not isinstance(payload, dict):
         raise WebhookMalformed("body is JSON but not an object")

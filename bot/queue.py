@@ -11,12 +11,12 @@ this is what keeps the receiver within its throughput budget; alone, a delivery 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Final
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, cast
 
+import orjson
 from arq.constants import default_queue_name, expires_extra_ms, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from redis.asyncio import Redis
@@ -38,12 +38,12 @@ DELIVERY_KEY_PREFIX: Final = "ambient:delivery:"
 
 def serialize(data: dict[str, object]) -> bytes:
     """arq job encoding: JSON, so nothing in Redis can make a worker unpickle code."""
-    return json.dumps(data, separators=(",", ":")).encode()
+    return orjson.dumps(data)
 
 
 def deserialize(raw: bytes) -> dict[str, object]:
     """Inverse of `serialize`."""
-    data = json.loads(raw)
+    data = orjson.loads(raw)
     if not isinstance(data, dict):
         raise TypeError("job data is not a JSON object")
     return data
@@ -62,11 +62,12 @@ class JobSpec:
     options: tuple[tuple[str, str], ...] = field(default=())
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        return orjson.dumps(fields).decode()
 
     @classmethod
     def from_json(cls, text: str) -> JobSpec:
-        data = json.loads(text)
+        data = orjson.loads(text)
         data["options"] = tuple(tuple(pair) for pair in data.get("options", ()))
         return cls(**data)
 
@@ -83,25 +84,37 @@ class EnqueueOutcome:
     existing: tuple[str, ...] = ()
 
 
-# KEYS: delivery key, queue key, then (job key, result key) per job.
-# ARGV: marker value, delivery ttl seconds, then (serialized job, score ms, expiry ms) per job.
-# Returns -1 for a duplicate delivery, else one 1 (queued) / 0 (job already known) per job.
+# One call records a whole batch of deliveries.
+# KEYS: the queue, then per delivery its delivery key followed by (job key, result key) per job.
+# ARGV: delivery ttl seconds, score ms, job expiry ms, then per delivery its job count followed
+# by one serialized job per job.
+# Returns per delivery -1 when it is a duplicate, else a list of 1 (queued) / 0 (known) per job.
 _ENQUEUE_LUA: Final = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return -1 end
-local out = {}
-for i = 1, (#KEYS - 2) / 2 do
-  local job_key, result_key = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
-  local a = 3 * i
-  if redis.call('EXISTS', job_key, result_key) == 0 then
-    redis.call('PSETEX', job_key, ARGV[a + 2], ARGV[a])
-    redis.call('ZADD', KEYS[2], ARGV[a + 1], string.sub(job_key, %d))
-    out[i] = 1
+local ttl, score, expiry = ARGV[1], ARGV[2], ARGV[3]
+local k, a, out = 2, 4, {}
+while a <= #ARGV do
+  local jobs = tonumber(ARGV[a])
+  local flags = {}
+  if redis.call('SET', KEYS[k], score, 'NX', 'EX', ttl) then
+    for i = 1, jobs do
+      local job_key, result_key = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
+      if redis.call('EXISTS', job_key, result_key) == 0 then
+        redis.call('PSETEX', job_key, expiry, ARGV[a + i])
+        redis.call('ZADD', KEYS[1], score, string.sub(job_key, PREFIX))
+        flags[i] = 1
+      else
+        flags[i] = 0
+      end
+    end
+    out[#out + 1] = flags
   else
-    out[i] = 0
+    out[#out + 1] = -1
   end
+  k = k + 1 + 2 * jobs
+  a = a + 1 + jobs
 end
 return out
-""".replace("%d", str(len(job_key_prefix) + 1))
+""".replace("PREFIX", str(len(job_key_prefix) + 1))
 
 
 @dataclass(slots=True)
@@ -156,33 +169,42 @@ class Enqueuer:
                     item.future.set_result(_outcome(item.specs, result))
 
     async def _run_batch(self, batch: list[_Pending]) -> list[object]:
+        keys, argv = self._arguments(batch, int(time.time() * 1000))
         if self._sha is None:
             self._sha = await self._redis.script_load(_ENQUEUE_LUA)
-        now_ms = int(time.time() * 1000)
-        calls = [self._arguments(item, now_ms) for item in batch]
         try:
-            return await self._execute(self._sha, calls)
+            results = await self._evalsha(self._sha, keys, argv)
         except NoScriptError:
             # Redis restarted and forgot the script: load it again, once.
             self._sha = await self._redis.script_load(_ENQUEUE_LUA)
-            return await self._execute(self._sha, calls)
-
-    async def _execute(self, sha: str, calls: list[tuple[list[str], list[Any]]]) -> list[object]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for keys, argv in calls:
-                pipe.evalsha(sha, len(keys), *keys, *argv)
-            results: list[object] = await pipe.execute()
+            results = await self._evalsha(self._sha, keys, argv)
+        if not isinstance(results, list) or len(results) != len(batch):
+            raise RedisError(f"enqueue script answered {results!r:.80}")
         return results
 
-    def _arguments(self, item: _Pending, now_ms: int) -> tuple[list[str], list[Any]]:
-        keys: list[str] = [DELIVERY_KEY_PREFIX + item.delivery_id, self._queue_name]
-        argv: list[Any] = [now_ms, self._ttl_s]
-        for spec in item.specs:
-            keys += [job_key_prefix + spec.job_id, result_key_prefix + spec.job_id]
-            job = serialize_job(
-                spec.function, (spec.to_json(), item.body), {}, None, now_ms, serializer=serialize
-            )
-            argv += [job, now_ms, expires_extra_ms]
+    async def _evalsha(self, sha: str, keys: list[str], argv: list[Any]) -> object:
+        # redis-py types evalsha as sync-or-async; on the asyncio client it is awaitable.
+        pending = cast("Awaitable[object]", self._redis.evalsha(sha, len(keys), *keys, *argv))
+        return await pending
+
+    def _arguments(self, batch: list[_Pending], now_ms: int) -> tuple[list[str], list[Any]]:
+        keys: list[str] = [self._queue_name]
+        argv: list[Any] = [self._ttl_s, now_ms, expires_extra_ms]
+        for item in batch:
+            keys.append(DELIVERY_KEY_PREFIX + item.delivery_id)
+            argv.append(len(item.specs))
+            for spec in item.specs:
+                keys += [job_key_prefix + spec.job_id, result_key_prefix + spec.job_id]
+                argv.append(
+                    serialize_job(
+                        spec.function,
+                        (spec.to_json(), item.body),
+                        {},
+                        None,
+                        now_ms,
+                        serializer=serialize,
+                    )
+                )
         return keys, argv
 
 
