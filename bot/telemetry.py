@@ -28,6 +28,7 @@ _CONTEXT: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar(
     default={},  # noqa: B039 - never mutated; replaced by bound()
 )
 _RESERVED: Final = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "color_message",
     "message",
     "asctime",
 }
