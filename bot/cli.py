@@ -65,6 +65,19 @@ def worker() -> None:
     create_worker(settings).run()
 
 
+@cli.group()
+def config() -> None:
+    """Inspect Ambient's configuration."""
+
+
+@config.command("env")
+def config_env() -> None:
+    """Print the AMBIENT_* variables as a Markdown table."""
+    from bot.settings_doc import settings_table
+
+    click.echo(settings_table(), nl=False)
+
+
 def main() -> None:
     """Entry point of the `ambient` console script."""
     cli()

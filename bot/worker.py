@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Final
 
 from arq.connections import RedisSettings
 from arq.worker import Worker
+from prometheus_client import start_http_server
 
 from bot.config import Settings, load_settings
 from bot.deps import Deps
@@ -26,6 +27,8 @@ MAX_TRIES: Final = 4
 async def on_startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or load_settings()
     ctx["deps"] = Deps(settings=settings, redis=ctx["redis"])
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port)
     log.info("worker started", extra={"jobs": [job.__name__ for job in JOBS]})
 
 
