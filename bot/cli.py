@@ -78,6 +78,17 @@ def config_env() -> None:
     click.echo(settings_table(), nl=False)
 
 
+def _add_commands() -> None:
+    from agents.debug_cli import debug
+    from bot.secret_cli import scan_diff
+
+    cli.add_command(scan_diff, "scan-diff")
+    cli.add_command(debug, "debug")
+
+
+_add_commands()
+
+
 def main() -> None:
     """Entry point of the `ambient` console script."""
     cli()

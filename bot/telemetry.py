@@ -13,6 +13,8 @@ from typing import Any, Final
 
 from prometheus_client import Counter, Histogram
 
+from bot.redact import install_redaction, redact
+
 __all__ = [
     "DELIVERIES",
     "ENQUEUE_SECONDS",
@@ -94,11 +96,15 @@ class JsonFormatter(logging.Formatter):
         )
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        elif record.exc_text:
+            entry["exc"] = record.exc_text
+        # Redacted once more as a whole: bound context and extras are not part of the message.
+        return redact(json.dumps(entry, default=str, ensure_ascii=False))
 
 
 def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
-    """Send every logger's records to stderr, as JSON lines unless `json_lines` is False."""
+    """Send every logger's records to stderr, as JSON lines unless `json_lines` is False, with
+    tokens and keys redacted from every record."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s: %(message)s")
@@ -106,3 +112,4 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    install_redaction()

@@ -90,3 +90,19 @@ async def test_a_job_with_a_malformed_payload_fails_in_one_line_and_is_not_retri
     failures = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(failures) == 1
     assert "\n" not in failures[0].getMessage()
+
+
+def test_json_log_lines_carry_context_and_never_a_token() -> None:
+    from bot.telemetry import bound
+
+    token = "ghs_" + "A1b2C3d4E5f6G7h8I9j0" * 2
+    logger = logging.getLogger("ambient.test")
+    with bound(delivery_id="d-9", note=f"Authorization: token {token}"):
+        record = logger.makeRecord(
+            "ambient.test", logging.ERROR, __file__, 1, "cloned %s", (token,), None
+        )
+    line = JsonFormatter().format(record)
+    entry = json.loads(line)
+    assert entry["delivery_id"] == "d-9"
+    assert token not in line
+    assert "REDACTED" in entry["msg"]
