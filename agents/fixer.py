@@ -1,0 +1,201 @@
+"""The directed fix loop behind `@app fix this` and CI failures.
+
+context → the model proposes one diff → apply it → run the failing command and the checks in the
+sandbox → on failure, hand the precise error back (the patch refusal, or the failing output) →
+at most `max_rounds` rounds; then, optionally, a reviewer judges the verified diff against the
+task and may send it back once. Every failed round resets the worktree, so each answer is a
+complete diff against the original files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+
+from agents.context import build_pack, read_repo
+from agents.llm import LLM, Message
+from agents.model_json import JsonNotFound, find_json
+from agents.pack_render import render_pack
+from agents.prompts import render_prompt
+from agents.proposal import Proposal, parse_proposals
+from agents.usage import Usage
+from bot.patch import apply
+from bot.paths import PathPolicy
+from bot.verify import Verification
+
+__all__ = ["FixResult", "FixRound", "FixTask", "Fixer"]
+
+HERE: Final = Path(__file__).parent
+OUTPUT_FOR_MODEL: Final = 3000
+RoundOutcome = Literal["no-proposal", "refused", "failed", "verified", "sent-back"]
+
+
+@dataclass(frozen=True, slots=True)
+class FixTask:
+    """What the fixer must achieve: instructions, failure output, the files a PR touches."""
+
+    instructions: str
+    log: str = ""
+    touched: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FixRound:
+    """One round of the loop and what became of it."""
+
+    number: int
+    outcome: RoundOutcome
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class FixResult:
+    """The loop's outcome; `proposal` is the verified fix, applied in the worktree, or None."""
+
+    proposal: Proposal | None
+    verification: Verification | None
+    rounds: tuple[FixRound, ...]
+    usage: Usage
+    review: str = ""
+
+    @property
+    def verified(self) -> bool:
+        return self.proposal is not None and self.verification is not None and self.verification.ok
+
+
+Verify = Callable[[], Awaitable[Verification]]
+Reset = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Loop:
+    messages: list[Message]
+    rounds: list[FixRound] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+
+class Fixer:
+    """Runs the loop with one model; the sandbox comes in through `verify`."""
+
+    def __init__(
+        self,
+        model: LLM,
+        *,
+        policy: PathPolicy | None = None,
+        max_rounds: int = 3,
+        review: bool = True,
+        context_tokens: int = 6000,
+    ) -> None:
+        self._model = model
+        self._policy = policy or PathPolicy()
+        self._max_rounds = max_rounds
+        self._review = review
+        self._context_tokens = context_tokens
+
+    async def fix(
+        self, task: FixTask, worktree: Path, *, verify: Verify, reset: Reset
+    ) -> FixResult:
+        """Try to fix `task` in `worktree`; on success the fix stays applied there."""
+        repo = await read_repo(worktree)
+        pack = build_pack(
+            repo, budget_tokens=self._context_tokens, log=task.log, touched=task.touched
+        )
+        checks = "\n".join(f"- `{c}`" for c in task.checks) or "- the repository's own checks"
+        prompt = render_prompt(
+            HERE / "fixer_task.md",
+            instructions=task.instructions,
+            checks=checks,
+            context=render_pack(pack),
+        )
+        loop = _Loop([Message("system", render_prompt(HERE / "fixer.md")), Message("user", prompt)])
+        sent_back = False
+        review = ""
+        for number in range(1, self._max_rounds + 1):
+            proposal, verification = await self._round(number, loop, worktree, verify, reset)
+            if proposal is None or verification is None:
+                continue
+            if not self._review or sent_back or number == self._max_rounds:
+                return FixResult(proposal, verification, tuple(loop.rounds), loop.usage, review)
+            verdict, review = await self._judge(task, proposal, loop)
+            if verdict == "approve":
+                return FixResult(proposal, verification, tuple(loop.rounds), loop.usage, review)
+            sent_back = True
+            loop.rounds[-1] = FixRound(number, "sent-back", review)
+            await reset()
+            loop.messages.append(
+                Message(
+                    "user",
+                    f"A reviewer asked for changes: {review}\n"
+                    "The worktree was reset; send the complete fix again.",
+                )
+            )
+        return FixResult(None, None, tuple(loop.rounds), loop.usage, review)
+
+    async def _round(
+        self, number: int, loop: _Loop, worktree: Path, verify: Verify, reset: Reset
+    ) -> tuple[Proposal | None, Verification | None]:
+        completion = await self._model.complete(loop.messages, agent="fixer")
+        loop.usage = loop.usage + completion.usage
+        loop.messages.append(Message("assistant", completion.text))
+        outcome = parse_proposals(completion.text, agent="fixer")
+        if not outcome.proposals:
+            detail = outcome.feedback() or "the answer held no proposal"
+            loop.rounds.append(FixRound(number, "no-proposal", detail))
+            loop.messages.append(Message("user", detail + "\nSend exactly one proposal."))
+            return None, None
+        proposal = outcome.proposals[0]
+        applied = await apply(worktree, proposal.diff, policy=self._policy)
+        if not applied.ok:
+            loop.rounds.append(FixRound(number, "refused", applied.message))
+            loop.messages.append(
+                Message(
+                    "user",
+                    f"Your diff did not apply: {applied.message}\n"
+                    "The files are unchanged; send the complete fix again.",
+                )
+            )
+            return None, None
+        verification = await verify()
+        if not verification.ok:
+            failed = verification.failed
+            tail = failed.output_tail[-OUTPUT_FOR_MODEL:] if failed else ""
+            said = failed.describe() if failed else verification.summary()
+            loop.rounds.append(FixRound(number, "failed", said))
+            await reset()
+            loop.messages.append(
+                Message(
+                    "user",
+                    f"The diff applied but {said}. Output:\n"
+                    f"```\n{tail}\n```\nThe worktree was reset; send the "
+                    "complete fix again.",
+                )
+            )
+            return None, None
+        loop.rounds.append(FixRound(number, "verified", verification.summary()))
+        return proposal, verification
+
+    async def _judge(self, task: FixTask, proposal: Proposal, loop: _Loop) -> tuple[str, str]:
+        messages = [
+            Message("system", render_prompt(HERE / "reviewer.md")),
+            Message(
+                "user",
+                render_prompt(
+                    HERE / "reviewer_task.md", instructions=task.instructions, diff=proposal.diff
+                ),
+            ),
+        ]
+        completion = await self._model.complete(messages, agent="reviewer", json=True)
+        loop.usage = loop.usage + completion.usage
+        try:
+            answer = find_json(completion.text, lambda v: isinstance(v, dict) and "verdict" in v)
+        except JsonNotFound as exc:
+            return "approve", f"review unavailable: {exc}"
+        fields = answer if isinstance(answer, dict) else {}
+        verdict = str(fields.get("verdict", "")).lower()
+        comments = str(fields.get("comments", "")).strip()
+        if verdict not in ("approve", "revise"):
+            return "approve", f"review unavailable: verdict {verdict!r} is not approve or revise"
+        return verdict, comments
