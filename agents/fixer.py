@@ -18,7 +18,7 @@ from agents.context import build_pack, read_repo
 from agents.llm import LLM, Message
 from agents.model_json import JsonNotFound, find_json
 from agents.pack_render import render_pack
-from agents.prompts import render_prompt
+from agents.prompts import load_prompt
 from agents.proposal import Proposal, parse_proposals
 from agents.usage import Usage
 from bot.patch import apply
@@ -28,6 +28,10 @@ from bot.verify import Verification
 __all__ = ["FixResult", "FixRound", "FixTask", "Fixer"]
 
 HERE: Final = Path(__file__).parent
+FIXER_PROMPT: Final = load_prompt("fixer.md", HERE)
+FIXER_TASK: Final = load_prompt("fixer_task.md", HERE)
+REVIEWER_PROMPT: Final = load_prompt("reviewer.md", HERE)
+REVIEWER_TASK: Final = load_prompt("reviewer_task.md", HERE)
 OUTPUT_FOR_MODEL: Final = 3000
 RoundOutcome = Literal["no-proposal", "refused", "failed", "verified", "sent-back"]
 
@@ -104,13 +108,10 @@ class Fixer:
             repo, budget_tokens=self._context_tokens, log=task.log, touched=task.touched
         )
         checks = "\n".join(f"- `{c}`" for c in task.checks) or "- the repository's own checks"
-        prompt = render_prompt(
-            HERE / "fixer_task.md",
-            instructions=task.instructions,
-            checks=checks,
-            context=render_pack(pack),
+        prompt = FIXER_TASK.render(
+            {"instructions": task.instructions, "checks": checks, "context": render_pack(pack)}
         )
-        loop = _Loop([Message("system", render_prompt(HERE / "fixer.md")), Message("user", prompt)])
+        loop = _Loop([Message("system", FIXER_PROMPT.render({})), Message("user", prompt)])
         sent_back = False
         review = ""
         for number in range(1, self._max_rounds + 1):
@@ -179,12 +180,10 @@ class Fixer:
 
     async def _judge(self, task: FixTask, proposal: Proposal, loop: _Loop) -> tuple[str, str]:
         messages = [
-            Message("system", render_prompt(HERE / "reviewer.md")),
+            Message("system", REVIEWER_PROMPT.render({})),
             Message(
                 "user",
-                render_prompt(
-                    HERE / "reviewer_task.md", instructions=task.instructions, diff=proposal.diff
-                ),
+                REVIEWER_TASK.render({"instructions": task.instructions, "diff": proposal.diff}),
             ),
         ]
         completion = await self._model.complete(messages, agent="reviewer", json=True)

@@ -80,12 +80,14 @@ def config_env() -> None:
 
 def _add_commands() -> None:
     from agents.debug_cli import debug
+    from agents.swarm_cli import swarm
     from bot.patch_cli import patch
     from bot.secret_cli import scan_diff
 
     cli.add_command(patch, "patch")
     cli.add_command(scan_diff, "scan-diff")
     cli.add_command(debug, "debug")
+    cli.add_command(swarm, "swarm")
 
 
 _add_commands()
