@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck system venv sandbox-image serve worker clean
+.PHONY: run services test lint typecheck system venv sandbox-image serve worker clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,9 @@ test: system venv lint
 
 run: system venv
 	@scripts/run-local.sh
+
+services: system venv
+	@scripts/run-services.sh
 
 serve: venv
 	$(BIN)/ambient serve

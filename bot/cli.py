@@ -81,10 +81,13 @@ def config_env() -> None:
 def _add_commands() -> None:
     from agents.debug_cli import debug
     from agents.swarm_cli import swarm
+    from bot.local_cli import fix, sweep, watch
     from bot.patch_cli import patch
     from bot.secret_cli import scan_diff
 
     cli.add_command(patch, "patch")
+    for command in (sweep, fix, watch):
+        cli.add_command(command)
     cli.add_command(scan_diff, "scan-diff")
     cli.add_command(debug, "debug")
     cli.add_command(swarm, "swarm")

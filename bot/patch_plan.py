@@ -9,7 +9,7 @@ patch, with a message that says which hunk failed and what the file holds near t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from bot.patch_match import (
@@ -171,6 +171,10 @@ def _spells_cr(fp: FilePatch) -> bool:
 def plan_file(fp: FilePatch, snap: Snapshot, *, strict: bool) -> FilePlan:
     """Plan one file patch against the snapshot (strict: git's rules; else tolerant)."""
     old = snap.get(fp.old_path) if fp.old_path else None
+    if old is None and fp.kind == "modify" and fp.hunks and not any(h.before for h in fp.hunks):
+        # Models often write a new file as `--- a/new.py` with one `@@ -0,0 +1,N @@` hunk
+        # instead of `--- /dev/null`: nothing to match, so its intent is clear.
+        fp = replace(fp, old_path=None)
     if fp.kind == "create":
         if snap.get(fp.path) is not None:
             return _fail(fp, f"{fp.path}: the patch creates this file but it already exists")

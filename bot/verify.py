@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Final
 
 from sandbox.base import Command, Result, Sandbox
@@ -11,6 +12,16 @@ from sandbox.base import Command, Result, Sandbox
 __all__ = ["CommandRun", "Verification", "run_checks"]
 
 OUTPUT_TAIL_CHARS: Final = 4000
+# pytest's short summary (on by default since pytest 6: -rfE) names each failing test.
+_PYTEST_FAILED: Final = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
+_PYTEST_TESTS_FAILED: Final = 1
+
+
+def failing_tests(command: Command, output: str) -> frozenset[str]:
+    """The test ids a pytest run reports as failed or errored (empty for other commands)."""
+    if not any("pytest" in part for part in command.argv[:3]):
+        return frozenset()
+    return frozenset(match.group(1) for match in _PYTEST_FAILED.finditer(output))
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +34,21 @@ class CommandRun:
     output_tail: str
     timed_out: bool = False
     oom_killed: bool = False
+    failures: frozenset[str] = frozenset()
+    #: Tests that already fail on the base commit; failing again, they are no evidence against.
+    known_failures: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out and not self.oom_killed
+        if self.timed_out or self.oom_killed:
+            return False
+        if self.exit_code == 0:
+            return True
+        return (
+            self.exit_code == _PYTEST_TESTS_FAILED
+            and bool(self.failures)
+            and self.failures <= self.known_failures
+        )
 
     def describe(self) -> str:
         """One line: the command and how it ended."""
@@ -36,6 +58,10 @@ class CommandRun:
             ending = "killed: out of memory"
         else:
             ending = f"exit {self.exit_code}"
+        if self.exit_code and self.ok:
+            ending += f", only the {len(self.failures)} test(s) already failing on the base commit"
+        elif new := sorted(self.failures - self.known_failures):
+            ending += f", failing: {', '.join(new[:5])}" + (" …" if len(new) > 5 else "")
         return f"`{self.command}`: {ending} in {self.duration_s:.1f}s"
 
     @classmethod
@@ -48,14 +74,19 @@ class CommandRun:
             output_tail=output[-OUTPUT_TAIL_CHARS:],
             timed_out=result.timed_out,
             oom_killed=result.oom_killed,
+            failures=failing_tests(command, output),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """The commands run, in order; verification stops at the first that fails."""
+    """The commands run, in order; verification stops at the first that fails.
+
+    `skipped` are checks that already fail on the base commit: they are no evidence either way.
+    """
 
     runs: tuple[CommandRun, ...]
+    skipped: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -63,23 +94,33 @@ class Verification:
 
     @property
     def failed(self) -> CommandRun | None:
+        """The command that failed, if one did."""
         return next((run for run in self.runs if not run.ok), None)
 
     def summary(self) -> str:
         """One line per command."""
-        if not self.runs:
-            return "no verification command ran"
-        return "\n".join(run.describe() for run in self.runs)
+        lines = [run.describe() for run in self.runs]
+        if self.skipped:
+            listed = ", ".join(f"`{c}`" for c in self.skipped)
+            lines.append(f"already failing on the base commit, so no evidence: {listed}")
+        return "\n".join(lines) or "no verification command is configured or detected"
 
 
-async def run_checks(sandbox: Sandbox, commands: Sequence[Command]) -> Verification:
+async def run_checks(
+    sandbox: Sandbox,
+    commands: Sequence[Command],
+    known_failures: Mapping[str, frozenset[str]] | None = None,
+) -> Verification:
     """Run `commands` in order in `sandbox`, stopping at the first failure.
 
+    `known_failures` maps a command line to the tests that already fail on the base commit.
     A command the sandbox policy refuses raises `CommandRefused` before anything runs.
     """
+    known = known_failures or {}
     runs: list[CommandRun] = []
     for command in commands:
         run = CommandRun.from_result(command, await sandbox.run(command))
+        run = replace(run, known_failures=known.get(str(command), frozenset()))
         runs.append(run)
         if not run.ok:
             break

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import PatchDoesNotApply, PathNotAllowed
-from bot.patch import apply
+from bot.patch import apply, apply_sync
 from bot.paths import PathPolicy
 
 APP = "".join(f"line {i}\n" for i in range(1, 31))
@@ -376,3 +376,11 @@ async def test_patch_half_applied_before_is_refused_with_what_is_missing(repo: P
     assert not result.ok
     assert result.message.startswith("README.md: already has this change")
     assert snapshot(repo) == before
+
+
+def test_a_new_file_written_as_a_modification_of_nothing_is_created(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("x\n")
+    diff = "--- a/new.py\n+++ b/new.py\n@@ -0,0 +1,2 @@\n+a = 1\n+b = 2\n"
+    result = apply_sync(tmp_path, diff)
+    assert result.ok, result.message
+    assert (tmp_path / "new.py").read_text() == "a = 1\nb = 2\n"

@@ -1,0 +1,138 @@
+"""`ambient sweep | fix | watch PATH`: the pipeline on a local checkout."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+
+from agents.fixer import FixTask
+from agents.llm import LLM, OpenAIModel
+from agents.specialists import read_config
+from bot.config import Settings, load_settings
+from bot.errors import AmbientError
+from bot.local import LocalRun, local_fix, local_sweep
+from bot.pipeline import PipelineConfig, Report
+from bot.report_view import render_json, render_terminal
+from sandbox import SandboxKind
+
+__all__ = ["fix", "sweep", "watch"]
+
+T = TypeVar("T")
+SANDBOXES = click.Choice(["docker", "bwrap"])
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"ambient: {message}", err=True)
+    sys.exit(code)
+
+
+def _sandbox(choice: str | None, settings: Settings) -> SandboxKind:
+    """--sandbox, else AMBIENT_SANDBOX, else bubblewrap when installed (no daemon), else docker."""
+    if choice in ("docker", "bwrap"):
+        return choice  # type: ignore[return-value]
+    if "AMBIENT_SANDBOX" in os.environ:
+        return settings.sandbox
+    return "bwrap" if shutil.which("bwrap") else "docker"
+
+
+def _model(settings: Settings) -> LLM | None:
+    if not (settings.llm_base_url and settings.llm_model):
+        return None
+    return OpenAIModel.from_settings(settings)
+
+
+def prepare(path: str, sandbox: str | None) -> tuple[Settings, LocalRun]:
+    """Settings and the run description for a checkout at `path`; one-line errors."""
+    try:
+        settings = load_settings()
+    except AmbientError as exc:
+        _fail(str(exc))
+    target = Path(path).resolve()
+    if not (target / ".git").exists():
+        _fail(f"{target} is not a git checkout (no .git)")
+    config = PipelineConfig(sandbox=_sandbox(sandbox, settings), image=settings.sandbox_image)
+    return settings, LocalRun(target, settings.workspace_root, config, _model(settings))
+
+
+def execute(action: Callable[[], Coroutine[Any, Any, T]], status: str, quiet: bool) -> T:
+    """Run `action` with a spinner on stderr; an `AmbientError` becomes one line and exit 2."""
+    console = Console(stderr=True)
+    try:
+        if quiet:
+            return asyncio.run(action())
+        with console.status(status):
+            return asyncio.run(action())
+    except AmbientError as exc:
+        _fail(str(exc))
+
+
+def show(report: Report, as_json: bool) -> None:
+    if as_json:
+        click.echo(render_json(report))
+    else:
+        render_terminal(report, Console())
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--agents", default="", help="Comma-separated specialists (default: all enabled).")
+@click.option("--sandbox", type=SANDBOXES, default=None, help="Sandbox backend.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def sweep(path: str, agents: str, sandbox: str | None, as_json: bool) -> None:
+    """Run the quality sweep on the checkout at PATH; proposals become review branches."""
+    _, run = prepare(path, sandbox)
+    names = [n.strip() for n in agents.split(",") if n.strip()]
+    try:
+        specialists = read_config({"enabled": names} if names else None)
+    except AmbientError as exc:
+        _fail(str(exc))
+    report = execute(lambda: local_sweep(run, agents=specialists), "sweeping…", as_json)
+    show(report, as_json)
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--task", required=True, help="What to fix, in words.")
+@click.option(
+    "--log", "log_file", type=click.Path(exists=True, dir_okay=False), help="Failure output."
+)
+@click.option("--sandbox", type=SANDBOXES, default=None, help="Sandbox backend.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def fix(path: str, task: str, log_file: str | None, sandbox: str | None, as_json: bool) -> None:
+    """Fix TASK in the checkout at PATH; a verified fix becomes a review branch."""
+    _, run = prepare(path, sandbox)
+    model = run.model
+    if model is None:
+        _fail("fix needs a model: set AMBIENT_LLM_BASE_URL and AMBIENT_LLM_MODEL")
+    log = Path(log_file).read_text(errors="replace") if log_file else ""
+    report = execute(lambda: local_fix(run, model, FixTask(task, log)), "fixing…", as_json)
+    show(report, as_json)
+    if report.outcomes and report.outcomes[0].fate == "failed":
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--debounce", default=2.0, show_default=True, help="Quiet seconds before a sweep.")
+@click.option("--interval", default=3600.0, show_default=True, help="Seconds between full scans.")
+@click.option("--sandbox", type=SANDBOXES, default=None, help="Sandbox backend.")
+def watch(path: str, debounce: float, interval: float, sandbox: str | None) -> None:
+    """Sweep what changes under PATH (and what imports it), and everything every --interval."""
+    from bot.watch import watch_checkout
+
+    _, run = prepare(path, sandbox)
+    console = Console()
+    try:
+        asyncio.run(watch_checkout(run, console, debounce_s=debounce, interval_s=interval))
+    except KeyboardInterrupt:
+        console.print("stopped")
+    except AmbientError as exc:
+        _fail(str(exc))

@@ -1,0 +1,243 @@
+"""The one flow every entry point uses.
+
+task → workspace (a clone at one commit) → agents → proposals → for each, in its own worktree
+and in parallel: the gates (apply, secret scan, verify in the sandbox, risk) → publisher.
+Stage timings are recorded; every proposal ends with a fate and a one-line reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from agents.proposal import Proposal
+from bot.gates import Fate, Gated, GateOptions, Timings, pass_gates
+from bot.git import run_git
+from bot.publish_local import Publication
+from bot.verify import Verification, run_checks
+from bot.workspace import Workspace
+from sandbox import Command, CommandPolicy, SandboxKind, open_sandbox
+from sandbox.checks import read_checks
+from sandbox.policy import DEFAULT_PATTERNS
+
+__all__ = [
+    "Baseline",
+    "Outcome",
+    "PipelineConfig",
+    "Publisher",
+    "Report",
+    "artifacts_discarded",
+    "failing_on_base",
+    "finish",
+    "process",
+    "verifier",
+]
+
+
+class Publisher(Protocol):
+    """Where accepted proposals go: GitHub, or branches of a local checkout."""
+
+    async def publish(
+        self, proposal: Proposal, source_repo: Path, worktree: Path, diff: str, number: int
+    ) -> Publication: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """How one run verifies and gates: sandbox backend, checks, gates, parallelism."""
+
+    sandbox: SandboxKind = "docker"
+    image: str = "ambient-sandbox:latest"
+    checks: tuple[str, ...] | None = None
+    gates: GateOptions = field(default_factory=GateOptions)
+    parallel: int = 2
+    command_timeout_s: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one proposal."""
+
+    agent: str
+    title: str
+    fate: Fate
+    reason: str = ""
+    risk: str = ""
+    branch: str = ""
+    patch_file: str = ""
+    verification: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The result of one run: every proposal's fate, agent failures, findings, usage."""
+
+    kind: str
+    target: str
+    outcomes: tuple[Outcome, ...]
+    notes: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
+    findings: tuple[str, ...] = ()
+    usage: str = ""
+    timings: tuple[tuple[str, float], ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "notes": list(self.notes),
+            "proposals": [o.as_dict() for o in self.outcomes],
+            "failures": list(self.failures),
+            "findings": list(self.findings),
+            "usage": self.usage,
+            "timings_s": {stage: round(s, 3) for stage, s in self.timings},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What already fails on the base commit: whole checks (no evidence either way), and the
+    tests of pytest checks (failing again, they are no evidence against a proposal)."""
+
+    skip: frozenset[str] = frozenset()
+    known_failures: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+def _commands(config: PipelineConfig, worktree: Path) -> tuple[list[Command], CommandPolicy]:
+    checks = read_checks(worktree)
+    lines = config.checks if config.checks is not None else checks.commands
+    policy = CommandPolicy((*DEFAULT_PATTERNS, *checks.allow), "repository")
+    return [Command.parse(line, timeout_s=config.command_timeout_s) for line in lines], policy
+
+
+@asynccontextmanager
+async def artifacts_discarded(worktree: Path) -> AsyncIterator[None]:
+    """Stage the worktree (the change under test), and afterwards put the working tree back to
+    exactly what is staged: whatever the checks wrote (caches, builds) is never published."""
+    await run_git(["add", "--all", "--", "."], worktree)
+    try:
+        yield
+    finally:
+        await run_git(["clean", "-ffdxq"], worktree)
+        await run_git(["checkout-index", "--all", "--force"], worktree)
+
+
+async def verifier(config: PipelineConfig, worktree: Path, baseline: Baseline) -> Verification:
+    """Run the repository's checks (configured, or detected) in a fresh sandbox on `worktree`,
+    judged against what already fails on the base commit."""
+    commands, policy = _commands(config, worktree)
+    wanted = [c for c in commands if str(c) not in baseline.skip]
+    skipped = tuple(str(c) for c in commands if str(c) in baseline.skip)
+    if not wanted:
+        return Verification((), skipped)
+    async with (
+        artifacts_discarded(worktree),
+        open_sandbox(config.sandbox, worktree, policy=policy, image=config.image) as box,
+    ):
+        verification = await run_checks(box, wanted, baseline.known_failures)
+    return Verification(verification.runs, skipped)
+
+
+async def failing_on_base(
+    workspace: Workspace, config: PipelineConfig, timings: Timings
+) -> Baseline:
+    """Run every check on the base commit, each on its own so all are known."""
+    worktree = await workspace.add_worktree("baseline")
+    started = time.monotonic()
+    skip: set[str] = set()
+    known: dict[str, frozenset[str]] = {}
+    try:
+        commands, policy = _commands(config, worktree)
+        async with open_sandbox(config.sandbox, worktree, policy=policy, image=config.image) as box:
+            for command in commands:
+                (run,) = (await run_checks(box, [command])).runs
+                if run.ok:
+                    continue
+                if run.failures and run.exit_code == 1:
+                    known[str(command)] = run.failures
+                else:
+                    skip.add(str(command))
+        return Baseline(frozenset(skip), known)
+    finally:
+        timings.add("baseline", started)
+        await workspace.remove_worktree(worktree)
+
+
+async def process(
+    proposals: Sequence[Proposal],
+    workspace: Workspace,
+    config: PipelineConfig,
+    publisher: Publisher,
+    timings: Timings,
+) -> list[Outcome]:
+    """Gate and publish each proposal in its own worktree, `config.parallel` at a time.
+
+    What already fails on the base commit is no evidence against a proposal (see `Baseline`);
+    the report says so.
+    """
+    limit = asyncio.Semaphore(config.parallel)
+    baseline = await failing_on_base(workspace, config, timings) if proposals else Baseline()
+
+    async def one(number: int, proposal: Proposal) -> Outcome:
+        async with limit:
+            worktree = await workspace.add_worktree(f"proposal-{number}")
+            try:
+                gated = await pass_gates(
+                    proposal,
+                    worktree,
+                    options=config.gates,
+                    verify=lambda path: verifier(config, path, baseline),
+                    diff_of=workspace.diff,
+                    timings=timings,
+                )
+                return await finish(gated, workspace, worktree, publisher, number, timings)
+            finally:
+                await workspace.remove_worktree(worktree)
+
+    return list(await asyncio.gather(*(one(n, p) for n, p in enumerate(proposals, 1))))
+
+
+async def finish(
+    gated: Gated,
+    workspace: Workspace,
+    worktree: Path,
+    publisher: Publisher,
+    number: int,
+    timings: Timings,
+) -> Outcome:
+    """Publish a proposal that passed the gates; report one that did not."""
+    proposal = gated.proposal
+    verification = gated.verification.summary() if gated.verification else ""
+    risk = gated.risk.level if gated.risk else ""
+    if gated.fate is not None:
+        return Outcome(
+            proposal.agent,
+            proposal.title,
+            gated.fate,
+            gated.reason,
+            risk,
+            verification=verification,
+        )
+    started = time.monotonic()
+    published = await publisher.publish(proposal, workspace.repo, worktree, gated.diff, number)
+    timings.add("publish", started)
+    fate: Fate = "awaiting-approval" if gated.risk and gated.risk.needs_approval else "published"
+    note = "published unverified, as the repository allows" if gated.unverified else ""
+    return Outcome(
+        proposal.agent,
+        proposal.title,
+        fate,
+        note,
+        risk,
+        published.branch,
+        published.patch_file,
+        verification,
+    )

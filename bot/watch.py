@@ -1,0 +1,82 @@
+"""`ambient watch`: sweep what changes in a checkout, debounced, plus a periodic full sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Final
+
+from rich.console import Console
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from agents.specialists import read_config
+from bot.local import LocalRun, local_sweep, snapshot
+from bot.report_view import render_terminal
+
+__all__ = ["watch_checkout"]
+
+IGNORED: Final = (".git", ".ambient", "__pycache__", ".venv", "node_modules")
+
+
+class _Changes(FileSystemEventHandler):
+    """Hands changed paths (relative to the checkout) to the event loop's queue."""
+
+    def __init__(self, root: Path, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str]):
+        self._root = root
+        self._loop = loop
+        self._queue = queue
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.is_directory:
+            return
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            path = raw.decode() if isinstance(raw, bytes) else raw
+            if not path:
+                continue
+            try:
+                relative = Path(path).resolve().relative_to(self._root)
+            except ValueError:
+                continue
+            if (
+                relative.parts
+                and relative.parts[0] not in IGNORED
+                and "__pycache__" not in relative.parts
+            ):
+                self._loop.call_soon_threadsafe(self._queue.put_nowait, relative.as_posix())
+
+
+async def _collect(queue: asyncio.Queue[str], first_wait_s: float, debounce_s: float) -> set[str]:
+    """Changed paths: wait up to `first_wait_s` for one, then until `debounce_s` pass quietly."""
+    changed: set[str] = set()
+    with contextlib.suppress(TimeoutError):
+        changed.add(await asyncio.wait_for(queue.get(), first_wait_s))
+        while True:
+            changed.add(await asyncio.wait_for(queue.get(), debounce_s))
+    return changed
+
+
+async def watch_checkout(
+    run: LocalRun, console: Console, *, debounce_s: float, interval_s: float
+) -> None:
+    """Watch until cancelled (Ctrl-C); each sweep works on a snapshot of the working tree."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    observer = Observer()
+    observer.schedule(_Changes(run.target, loop, queue), str(run.target), recursive=True)
+    observer.start()
+    agents = read_config(None)
+    console.print(f"watching {run.target} (Ctrl-C stops)")
+    try:
+        while True:
+            changed = await _collect(queue, interval_s, debounce_s)
+            focus = tuple(sorted(changed))
+            label = ", ".join(focus[:5]) + (" …" if len(focus) > 5 else "") if focus else "all"
+            console.print(f"sweeping: {label}")
+            commit = await snapshot(run.target)
+            moment = LocalRun(run.target, run.workspace_root, run.config, run.model, commit)
+            render_terminal(await local_sweep(moment, agents=agents, focus=focus), console)
+    finally:
+        observer.stop()
+        await asyncio.to_thread(observer.join, 5)
