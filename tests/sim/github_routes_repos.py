@@ -188,6 +188,9 @@ async def get_contents(request: Request) -> Response:
     if not path:
         return await _dir_listing(sim, repo, git, ref, tree, "")
     parent, _, leaf = path.rpartition("/")
+    # A missing parent directory is a 404 on GitHub, as a missing file is.
+    if parent and await git.object_type(f"{tree}:{parent}") != "tree":
+        raise Refused(404, "Not Found")
     listing = await git.ls_tree(f"{tree}:{parent}" if parent else tree)
     entry = next((e for e in listing if e.path == leaf), None)
     if entry is None:

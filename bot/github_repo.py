@@ -1,0 +1,224 @@
+"""Reads of one repository through the GitHub gateway, as our own values.
+
+`RepoReads` talks to GitHub only through a `GitHubApi` (retries and errors included); the
+githubkit-backed implementation lives in `bot.github`, which builds `InstallationClient`.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final, Protocol, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from bot.branch_policy import BranchPolicy, decide_branch_policy
+from bot.codeowners_match import CODEOWNERS_LOCATIONS, CodeOwnersFile
+from bot.github_tokens import InstallationToken
+from bot.github_values import JobLog, PullRequest, Repo, pull_from_json, repo_from_json
+from bot.workspace import Workspace
+
+__all__ = ["PAGE", "Absent", "GitHubApi", "Json", "RepoReads"]
+
+T = TypeVar("T")
+Json = Any
+#: (status, words in GitHub's message) answers that mean "absent", not failure.
+Absent = Sequence[tuple[int, str]]
+
+PAGE: Final = 100
+_MAX_LOG_BYTES: Final = 512 * 1024
+_ROLES: Final = ("admin", "maintain", "write", "triage", "read")
+
+
+class GitHubApi(Protocol):
+    """REST calls with GitHub's retry rules; failures raise one error naming call and repo."""
+
+    async def run(self, call: str, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run `operation` (made of `request` calls), again while failures are transient."""
+        ...
+
+    async def request(
+        self, method: str, path: str, *, absent: Absent = (), **kwargs: Any
+    ) -> httpx.Response | None:
+        """One request, not retried; None for an `absent` answer."""
+        ...
+
+    async def send(
+        self, call: str, method: str, path: str, *, absent: Absent = (), **kwargs: Any
+    ) -> httpx.Response | None:
+        """One request, retried; None for an `absent` answer."""
+        ...
+
+    async def json(self, call: str, method: str, path: str, **kwargs: Any) -> Json:
+        """The JSON answer of a request that must succeed."""
+        ...
+
+    async def pages(
+        self, call: str, path: str, key: str | None = None, **params: Any
+    ) -> list[Json]:
+        """Every item of a paginated list."""
+        ...
+
+
+class RepoReads:
+    """Reads of one repository; `InstallationClient` adds the writes and the token."""
+
+    def __init__(
+        self, api: GitHubApi, token: InstallationToken, owner: str, repo: str, app_slug: str | None
+    ) -> None:
+        self.owner = owner
+        self.repo = repo
+        self.full_name = f"{owner}/{repo}"
+        self.app_slug = app_slug
+        self._api = api
+        self._token = token
+        self._root = f"/repos/{owner}/{repo}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.full_name}, {dict(self._token.permissions)})"
+
+    @property
+    def bot_login(self) -> str | None:
+        """The login GitHub shows on the App's comments."""
+        return f"{self.app_slug}[bot]" if self.app_slug else None
+
+    async def clone(
+        self, sha: str, root: Path, job_id: str, *, branch: str | None = None
+    ) -> Workspace:
+        """Clone this repository at `sha` into a new workspace under `root` (token via env only)."""
+        repo = await self.get_repo()
+        return await Workspace.clone(
+            repo.clone_url, sha, self._token.token, root, job_id, branch=branch
+        )
+
+    async def _json(self, call: str, method: str, path: str = "", **kwargs: Any) -> Json:
+        return await self._api.json(call, method, self._root + path, **kwargs)
+
+    async def get_repo(self) -> Repo:
+        """The repository."""
+        return repo_from_json(await self._json("get repository", "GET"))
+
+    async def branch_sha(self, branch: str) -> str | None:
+        """The commit `branch` points at, or None when there is no such branch."""
+        path = f"{self._root}/git/ref/heads/{quote(branch)}"
+        response = await self._api.send(f"get branch {branch}", "GET", path, absent=[(404, "")])
+        return None if response is None else str(response.json()["object"]["sha"])
+
+    async def get_pull(self, number: int) -> PullRequest:
+        """One pull request by number."""
+        return pull_from_json(
+            await self._json(f"get pull request #{number}", "GET", f"/pulls/{number}")
+        )
+
+    async def find_open_pull(self, head: str, base: str | None = None) -> PullRequest | None:
+        """The open PR whose head is branch `head` of this repository (and base `base`)."""
+        params = {
+            "state": "open",
+            "head": f"{self.owner}:{head}",
+            **({"base": base} if base else {}),
+        }
+        items = await self._json("list pull requests", "GET", "/pulls", params=params)
+        pulls = (pull_from_json(item) for item in items)
+        return next((p for p in pulls if p.head_ref == head and not p.from_fork), None)
+
+    async def pull_files(self, number: int) -> tuple[str, ...]:
+        """Paths a PR changes (GitHub lists at most 3000)."""
+        call = f"list files of pull request #{number}"
+        items = await self._api.pages(call, f"{self._root}/pulls/{number}/files")
+        return tuple(str(item["filename"]) for item in items)
+
+    async def permission_of(self, login: str) -> str:
+        """'admin', 'maintain', 'write', 'triage', 'read' or 'none' for a user on this repo."""
+        response = await self._api.send(
+            f"get permission of {login}",
+            "GET",
+            f"{self._root}/collaborators/{quote(login)}/permission",
+            absent=[(404, "")],
+        )
+        body = {} if response is None else response.json()
+        role = body.get("role_name") or body.get("permission")
+        return role if role in _ROLES else "none"
+
+    async def read_file(self, path: str, ref: str) -> bytes | None:
+        """A file's bytes at `ref`, or None when it does not exist there."""
+        call = f"read {path} at {ref[:12]}"
+        response = await self._api.send(
+            call,
+            "GET",
+            f"{self._root}/contents/{quote(path)}",
+            params={"ref": ref},
+            absent=[(404, "")],
+        )
+        body = None if response is None else response.json()
+        if not isinstance(body, Mapping) or body.get("type") != "file":
+            return None
+        if body.get("encoding") != "base64":
+            # Files over 1 MB come without content: read their blob instead.
+            body = await self._json(call, "GET", f"/git/blobs/{body['sha']}")
+        return base64.b64decode(body.get("content", ""))
+
+    async def codeowners(self, ref: str) -> CodeOwnersFile | None:
+        """The CODEOWNERS file GitHub uses at `ref` (first of .github/, root, docs/), if any."""
+        for location in CODEOWNERS_LOCATIONS:
+            content = await self.read_file(location, ref)
+            if content is not None:
+                return CodeOwnersFile.parse(content.decode("utf-8", "replace"), location)
+        return None
+
+    async def branch_policy(self, branch: str) -> BranchPolicy:
+        """Whether Ambient may push to `branch`, from its protection and rulesets.
+
+        Classic protection is read only with administration permission; without it GitHub
+        answers 403 or 404 and the decision falls back to "protected, so open a PR".
+        """
+        info = await self._api.send(
+            f"get branch {branch}",
+            "GET",
+            f"{self._root}/branches/{quote(branch)}",
+            absent=[(404, "")],
+        )
+        branch_json: Json = {"protected": False} if info is None else info.json()
+        rules = await self._api.pages(
+            f"get rules of branch {branch}", f"{self._root}/rules/branches/{quote(branch)}"
+        )
+        protection = None
+        if branch_json.get("protected"):
+            visible = await self._api.send(
+                f"get protection of branch {branch}",
+                "GET",
+                f"{self._root}/branches/{quote(branch)}/protection",
+                absent=[(404, ""), (403, "")],
+            )
+            protection = None if visible is None else visible.json()
+        return decide_branch_policy(
+            branch,
+            protected=bool(branch_json.get("protected")),
+            rules=rules,
+            protection=protection,
+            protection_summary=branch_json.get("protection"),
+            app_slug=self.app_slug,
+        )
+
+    async def failed_job_logs(
+        self, run_id: int, max_bytes: int = _MAX_LOG_BYTES
+    ) -> tuple[JobLog, ...]:
+        """Logs of the failed jobs of a workflow run, each cut to its last `max_bytes`."""
+        jobs = await self._api.pages(
+            f"list jobs of run {run_id}",
+            f"{self._root}/actions/runs/{run_id}/jobs",
+            key="jobs",
+            filter="latest",
+        )
+        logs: list[JobLog] = []
+        for job in jobs:
+            if job.get("conclusion") not in ("failure", "timed_out"):
+                continue
+            # GitHub answers with a redirect to blob storage; httpx follows it.
+            path = f"{self._root}/actions/jobs/{job['id']}/logs"
+            response = await self._api.send(f"download log of job {job['id']}", "GET", path)
+            content = b"" if response is None else response.content
+            text = content[-max_bytes:].decode("utf-8", "replace")
+            logs.append(JobLog(int(job["id"]), str(job["name"]), job.get("conclusion"), text))
+        return tuple(logs)

@@ -1,0 +1,232 @@
+"""The values the GitHub gateway hands out and takes in: ours, frozen, free of githubkit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+__all__ = [
+    "Annotation",
+    "CheckRunRef",
+    "Comment",
+    "CommitResult",
+    "Delivery",
+    "FileChange",
+    "FileMode",
+    "JobLog",
+    "PullRequest",
+    "Repo",
+    "annotation_json",
+    "comment_from_json",
+    "delivery_from_json",
+    "hidden_marker",
+    "pull_from_json",
+    "repo_from_json",
+]
+
+FileMode = Literal["100644", "100755", "120000"]
+CheckConclusion = Literal[
+    "success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required"
+]
+
+#: GitHub accepts at most 50 annotations per check run request.
+MAX_ANNOTATIONS: Final = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Repo:
+    """A repository as GitHub describes it."""
+
+    id: int
+    owner: str
+    name: str
+    full_name: str
+    default_branch: str
+    clone_url: str
+    private: bool
+    archived: bool
+    fork: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """A pull request; `head_repo` differs from the base repository for a fork's PR."""
+
+    number: int
+    state: str
+    title: str
+    body: str
+    author: str
+    head_ref: str
+    head_sha: str
+    head_repo: str | None
+    base_ref: str
+    base_sha: str
+    base_repo: str
+    draft: bool
+    merged: bool
+    maintainer_can_modify: bool
+    url: str
+
+    @property
+    def from_fork(self) -> bool:
+        """True when the head branch lives in another repository (or a deleted one)."""
+        return self.head_repo != self.base_repo
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """An issue or PR conversation comment."""
+
+    id: int
+    body: str
+    author: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """New content of one path (None deletes it) and its git mode (executable, symlink)."""
+
+    content: bytes | None
+    mode: FileMode = "100644"
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """A commit published through the Git Data API; `verified` is GitHub's signature verdict."""
+
+    sha: str
+    verified: bool
+    branch: str
+    url: str
+    created_branch: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRunRef:
+    """A check run we created, to update later."""
+
+    id: int
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """One check run annotation on a file line range."""
+
+    path: str
+    start_line: int
+    end_line: int
+    message: str
+    level: Literal["notice", "warning", "failure"] = "failure"
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobLog:
+    """The log of one job of a workflow run."""
+
+    job_id: int
+    name: str
+    conclusion: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One webhook delivery as the App's hook log lists it."""
+
+    id: int
+    guid: str
+    event: str
+    action: str | None
+    status_code: int
+    redelivery: bool
+    delivered_at: str
+    installation_id: int | None
+    repository_id: int | None
+
+
+def hidden_marker(key: str) -> str:
+    """The HTML comment that identifies a comment of ours across retries, e.g. a job id."""
+    safe = "".join(c if c.isalnum() or c in ":._-" else "-" for c in key)
+    return f"<!-- ambient:{safe} -->"
+
+
+def repo_from_json(data: Mapping[str, Any]) -> Repo:
+    """A `Repo` from GitHub's repository JSON."""
+    return Repo(
+        id=data["id"],
+        owner=data["owner"]["login"],
+        name=data["name"],
+        full_name=data["full_name"],
+        default_branch=data.get("default_branch") or "main",
+        clone_url=data["clone_url"],
+        private=bool(data.get("private")),
+        archived=bool(data.get("archived")),
+        fork=bool(data.get("fork")),
+    )
+
+
+def pull_from_json(data: Mapping[str, Any]) -> PullRequest:
+    """A `PullRequest` from GitHub's pull request JSON (full or simple)."""
+    head, base = data["head"], data["base"]
+    head_repo = head.get("repo")
+    return PullRequest(
+        number=data["number"],
+        state=data["state"],
+        title=data["title"],
+        body=data.get("body") or "",
+        author=(data.get("user") or {}).get("login", ""),
+        head_ref=head["ref"],
+        head_sha=head["sha"],
+        head_repo=head_repo["full_name"] if head_repo else None,
+        base_ref=base["ref"],
+        base_sha=base["sha"],
+        base_repo=base["repo"]["full_name"],
+        draft=bool(data.get("draft")),
+        merged=bool(data.get("merged") or data.get("merged_at")),
+        maintainer_can_modify=bool(data.get("maintainer_can_modify")),
+        url=data["html_url"],
+    )
+
+
+def comment_from_json(data: Mapping[str, Any]) -> Comment:
+    """A `Comment` from GitHub's issue comment JSON."""
+    return Comment(
+        id=data["id"],
+        body=data.get("body") or "",
+        author=(data.get("user") or {}).get("login", ""),
+        url=data.get("html_url", ""),
+    )
+
+
+def delivery_from_json(data: Mapping[str, Any]) -> Delivery:
+    """A `Delivery` from an item of GET /app/hook/deliveries."""
+    return Delivery(
+        id=data["id"],
+        guid=data["guid"],
+        event=data["event"],
+        action=data.get("action"),
+        status_code=int(data.get("status_code") or 0),
+        redelivery=bool(data.get("redelivery")),
+        delivered_at=str(data.get("delivered_at", "")),
+        installation_id=data.get("installation_id"),
+        repository_id=data.get("repository_id"),
+    )
+
+
+def annotation_json(annotation: Annotation) -> dict[str, Any]:
+    """The check run API's shape of an annotation, cut to GitHub's limits."""
+    body: dict[str, Any] = {
+        "path": annotation.path,
+        "start_line": annotation.start_line,
+        "end_line": annotation.end_line,
+        "annotation_level": annotation.level,
+        "message": annotation.message[:64000],
+    }
+    if annotation.title:
+        body["title"] = annotation.title[:255]
+    return body
