@@ -82,9 +82,17 @@ async def _head(target: Path) -> str:
 
 async def snapshot(target: Path) -> str:
     """A commit of the working tree's tracked changes (HEAD when clean), made without touching
-    the working tree, the index or any ref (`git stash create`)."""
+    the working tree, the index or any branch (`git stash create`).
+
+    It is kept under `refs/ambient/snapshot`: the shallow workspace cloned from it shares no
+    other commit with the checkout, and a fetch of a proposal back from a shallow repository is
+    refused (silently) unless the checkout already has the proposal's parent under a ref.
+    """
     made = (await run_git(["stash", "create", "ambient watch snapshot"], target)).text.strip()
-    return made or await _head(target)
+    if not made:
+        return await _head(target)
+    await run_git(["update-ref", "refs/ambient/snapshot", made], target)
+    return made
 
 
 async def _scan_repository(root: Path) -> list[Finding]:

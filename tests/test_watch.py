@@ -1,0 +1,64 @@
+"""`ambient watch`: a change in the checkout triggers a sweep of a working-tree snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.local import LocalRun
+from bot.pipeline import PipelineConfig
+from bot.watch import watch_checkout
+from tests.fixtures.sandbox import require_backend
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "python-demo"
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+async def _wait_for(console: Console, text: str, timeout_s: float) -> str:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        seen = console.export_text(clear=False)
+        if text in seen:
+            return seen
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{text!r} never appeared; output so far:\n{console.export_text()}")
+
+
+async def test_an_edit_is_swept_from_a_snapshot_and_the_working_tree_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    require_backend("bwrap")
+    repo = tmp_path / "demo"
+    shutil.copytree(EXAMPLE, repo)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "demo")
+    run = LocalRun(repo, tmp_path / "ws", PipelineConfig(sandbox="bwrap", command_timeout_s=120))
+    console = Console(record=True, file=io.StringIO(), width=200)
+    watcher = asyncio.create_task(watch_checkout(run, console, debounce_s=0.3, interval_s=3600))
+    try:
+        await _wait_for(console, "watching", 10)
+        edited = (repo / "inventory.py").read_text() + "\n\ndef unused( x ):\n    return x\n"
+        (repo / "inventory.py").write_text(edited)
+        output = await _wait_for(console, "time:", 180)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    assert "sweeping: inventory.py" in output
+    assert "published" in output
+    (branch,) = _git(repo, "branch", "--list", "ambient/sweep/*").split()
+    # The sweep saw the uncommitted edit: ruff formats the new function on the branch.
+    assert "def unused(x):" in _git(repo, "show", f"{branch}:inventory.py")
+    assert (repo / "inventory.py").read_text() == edited
+    assert _git(repo, "status", "--porcelain") == "M inventory.py"
