@@ -84,9 +84,10 @@ def _add_commands() -> None:
     from bot.local_cli import fix, sweep, watch
     from bot.patch_cli import patch
     from bot.secret_cli import scan_diff
+    from sandbox.cli import verify
 
     cli.add_command(patch, "patch")
-    for command in (sweep, fix, watch):
+    for command in (sweep, fix, watch, verify):
         cli.add_command(command)
     cli.add_command(scan_diff, "scan-diff")
     cli.add_command(debug, "debug")

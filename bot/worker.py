@@ -11,8 +11,11 @@ from prometheus_client import start_http_server
 
 from bot.config import Settings, load_settings
 from bot.deps import Deps
+from bot.errors import SandboxError
 from bot.queue import deserialize, serialize
+from bot.workspace import reap_stale
 from handlers import JOBS
+from sandbox import reap_orphans
 
 __all__ = ["WorkerSettings", "create_worker"]
 
@@ -22,6 +25,8 @@ log = logging.getLogger("ambient.worker")
 # times at most (Retryable errors only: permanent failures return instead of raising).
 JOB_TIMEOUT_S: Final = 1800
 MAX_TRIES: Final = 4
+# Longer than any job may run, so a reaper never removes a live job's workspace.
+STALE_WORKSPACE_S: Final = 2 * JOB_TIMEOUT_S
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
@@ -29,6 +34,14 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     ctx["deps"] = Deps(settings=settings, redis=ctx["redis"])
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
+    # Sandboxes and workspaces left by a worker that was killed are removed before any job.
+    if settings.sandbox == "docker":
+        try:
+            await reap_orphans()
+        except SandboxError as exc:
+            # The engine may come up after the worker; jobs that verify fail until it does.
+            log.warning("sandboxes not reaped: %s", exc)
+    await reap_stale(settings.workspace_root, older_than_s=STALE_WORKSPACE_S)
     log.info("worker started", extra={"jobs": [job.__name__ for job in JOBS]})
 
 

@@ -1,0 +1,227 @@
+"""The sandbox contract: `Command` in, `Result` out, closed by default.
+
+Every backend runs a command with no network, a read-only root, only the workspace writable
+(mounted at `/workspace`), memory / CPU / PID limits, a non-root user, a wall-clock timeout that
+kills every process of the command, and the command policy checked first. Backends differ only
+in how they isolate; `SandboxBase.run` holds what they share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import Final, Literal, Protocol, Self
+
+from bot.errors import Permanent, Retryable, SandboxError
+from sandbox.policy import CommandPolicy, CommandRefused
+
+__all__ = [
+    "SANDBOX_GID",
+    "SANDBOX_TMP",
+    "SANDBOX_UID",
+    "WORKDIR",
+    "Command",
+    "CommandRefused",
+    "Limits",
+    "Result",
+    "Sandbox",
+    "SandboxBackendFailed",
+    "SandboxBase",
+    "SandboxKind",
+    "SandboxUnavailable",
+]
+
+SandboxKind = Literal["docker", "bwrap"]
+
+#: Where the workspace appears inside every sandbox.
+WORKDIR: Final = "/workspace"
+#: The sandbox's own /tmp: a private tmpfs inside it, never the host's.
+SANDBOX_TMP: Final = "/tmp"  # noqa: S108
+#: The user and group that sandboxed commands run as.
+SANDBOX_UID: Final = 1000
+SANDBOX_GID: Final = 1000
+
+# Names that say "credential": such variables never enter a sandbox, whoever passes them.
+_SECRET_NAME: Final = re.compile(
+    r"(?i)^(AMBIENT_|GITHUB_|GH_)|TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY|CREDENTIAL"
+)
+_ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class SandboxUnavailable(SandboxError, Permanent):
+    """This backend cannot run here (missing binary, image, runtime or cgroup)."""
+
+
+class SandboxBackendFailed(SandboxError, Retryable):
+    """The backend failed while running a command (engine error); the job may be retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One command: argv (never a shell line), a cwd relative to the workspace, extra env."""
+
+    argv: tuple[str, ...]
+    cwd: str = "."
+    env: Mapping[str, str] = field(default_factory=dict)
+    timeout_s: float = 600.0
+
+    @classmethod
+    def parse(cls, line: str, *, cwd: str = ".", timeout_s: float = 600.0) -> Command:
+        """A command from a shell-style line, split with `shlex` (no shell ever runs it)."""
+        return cls(tuple(shlex.split(line)), cwd=cwd, timeout_s=timeout_s)
+
+    def __str__(self) -> str:
+        return shlex.join(self.argv)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a command did. `exit_code` is 128+N when a signal N ended it, as in a shell."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    duration_s: float
+    timed_out: bool = False
+    oom_killed: bool = False
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the command ran to completion and exited 0."""
+        return self.exit_code == 0 and not self.timed_out and not self.oom_killed
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Resource limits of one sandbox; memory includes swap (none is allowed)."""
+
+    memory_bytes: int = 1 << 30
+    pids: int = 256
+    cpus: float = 2.0
+    output_bytes: int = 1 << 20
+    tmp_bytes: int = 256 << 20
+    file_bytes: int = 1 << 30
+    open_files: int = 1024
+
+    def __post_init__(self) -> None:
+        if min(self.memory_bytes, self.pids, self.output_bytes, self.tmp_bytes) <= 0:
+            raise ValueError("sandbox limits must be positive")
+        if self.cpus <= 0:
+            raise ValueError("sandbox cpus must be positive")
+
+
+class Sandbox(Protocol):
+    """An open sandbox over one workspace; commands run one at a time, in order."""
+
+    @property
+    def kind(self) -> SandboxKind: ...
+
+    @property
+    def workspace(self) -> Path: ...
+
+    async def run(self, command: Command) -> Result:
+        """Run `command`; raise `CommandRefused` (nothing ran) or `SandboxError`."""
+        ...
+
+    async def close(self) -> None:
+        """Stop every process and release the sandbox; the workspace stays."""
+        ...
+
+
+class SandboxBase(ABC):
+    """What every backend shares: policy, validation, the sandbox's environment, one lock."""
+
+    kind: SandboxKind
+
+    def __init__(self, workspace: Path, limits: Limits, policy: CommandPolicy) -> None:
+        self._workspace = workspace
+        self.limits = limits
+        self.policy = policy
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @property
+    def workspace(self) -> Path:
+        return self._workspace
+
+    async def run(self, command: Command) -> Result:
+        """Check the command against the policy, then run it inside the sandbox."""
+        self.policy.check(command.argv)
+        cwd = _inside_cwd(self._workspace, command.cwd)
+        env = self.environment(command.env)
+        if command.timeout_s <= 0:
+            raise CommandRefused(f"{command}: timeout_s must be positive")
+        async with self._lock:
+            if self._closed:
+                raise SandboxError(f"{self.kind} sandbox for {self._workspace} is closed")
+            return await self._execute(command, cwd, env)
+
+    async def close(self) -> None:
+        """Release the sandbox; a command still running is killed, and its run() fails."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._release()
+
+    def environment(self, extra: Mapping[str, str]) -> dict[str, str]:
+        """The whole environment of a command: a fixed base plus `extra`, secrets refused."""
+        env = {
+            "PATH": self.search_path(),
+            "HOME": SANDBOX_TMP,
+            "TMPDIR": SANDBOX_TMP,
+            "LANG": "C.UTF-8",
+            "USER": "sandbox",
+            # The workspace is root's on the host; git inside must not call it dubious.
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "safe.directory",
+            "GIT_CONFIG_VALUE_0": WORKDIR,
+        }
+        for name, value in extra.items():
+            if not _ENV_NAME.fullmatch(name):
+                raise CommandRefused(f"environment variable name {name!r} is not valid")
+            if _SECRET_NAME.search(name):
+                raise CommandRefused(
+                    f"environment variable {name} looks like a credential; secrets never enter"
+                    " the sandbox"
+                )
+            env[name] = value
+        return env
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @abstractmethod
+    def search_path(self) -> str:
+        """PATH inside the sandbox."""
+
+    @abstractmethod
+    async def _execute(self, command: Command, cwd: str, env: dict[str, str]) -> Result:
+        """Run an allowed, validated command; `cwd` is absolute inside the sandbox."""
+
+    @abstractmethod
+    async def _release(self) -> None:
+        """Free the backend's resources; called once."""
+
+
+def _inside_cwd(workspace: Path, cwd: str) -> str:
+    path = PurePosixPath(cwd)
+    if path.is_absolute() or ".." in path.parts:
+        raise CommandRefused(f"cwd {cwd!r} must be a relative path inside the workspace")
+    if not (workspace / path).is_dir():
+        raise CommandRefused(f"cwd {cwd!r} is not a directory of the workspace")
+    return str(PurePosixPath(WORKDIR) / path)
