@@ -93,9 +93,23 @@ def write_deliveries(path: Path, run: str, count: int) -> None:
 def wrk(port: int, connections: int, data: Path, script: Path) -> dict[str, float]:
     threads = 2
     done = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{DURATION_S}s", "--latency",
-         "-s", str(script), f"http://127.0.0.1:{port}/webhook", "--", str(data), str(threads)],
-        capture_output=True, text=True, check=True, timeout=DURATION_S + 120,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{DURATION_S}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/webhook",
+            "--",
+            str(data),
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=DURATION_S + 120,
     )
     out = done.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -106,14 +120,21 @@ def wrk(port: int, connections: int, data: Path, script: Path) -> dict[str, floa
         match = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out)
         value, unit = float(match.group(1)), match.group(2)  # type: ignore[union-attr]
         latency[pct] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-    return {"rps": rps, "p50": latency["50"], "p99": latency["99"], "total": total,
-            "non2xx": int(errors.group(1)) if errors else 0}
+    return {
+        "rps": rps,
+        "p50": latency["50"],
+        "p99": latency["99"],
+        "total": total,
+        "non2xx": int(errors.group(1)) if errors else 0,
+    }
 
 
 def queued(redis_port: int) -> int:
     done = subprocess.run(
         ["redis-cli", "-p", str(redis_port), "zcard", "arq:queue"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return int(done.stdout.strip())
 
@@ -131,17 +152,41 @@ def main() -> None:
         for name, path in runs.items():
             write_deliveries(path, name, 4000 if name == "warm" else PER_RUN)
         redis_port, ours_port, bare_port = free_port(), free_port(), free_port()
-        procs.append(subprocess.Popen(
-            ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no",
-             "--dir", str(work)], stdout=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    "redis-server",
+                    "--port",
+                    str(redis_port),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(work),
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+        )
         wait_for_port(redis_port)
-        env = {**os.environ, "AMBIENT_WEBHOOK_SECRET": SECRET, "AMBIENT_LOG_LEVEL": "WARNING",
-               "AMBIENT_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
-        procs.append(subprocess.Popen(
-            [str(ROOT / ".venv/bin/ambient"), "serve", "--port", str(ours_port)], env=env,
-            stderr=subprocess.DEVNULL))
-        procs.append(subprocess.Popen(
-            [sys.executable, str(ROOT / "bench/_bare_receiver.py"), str(bare_port)]))
+        env = {
+            **os.environ,
+            "AMBIENT_WEBHOOK_SECRET": SECRET,
+            "AMBIENT_LOG_LEVEL": "WARNING",
+            "AMBIENT_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        }
+        procs.append(
+            subprocess.Popen(
+                [str(ROOT / ".venv/bin/ambient"), "serve", "--port", str(ours_port)],
+                env=env,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(ROOT / "bench/_bare_receiver.py"), str(bare_port)]
+            )
+        )
         wait_for_port(ours_port)
         wait_for_port(bare_port)
         wrk(bare_port, 8, runs["warm"], script)
@@ -155,20 +200,26 @@ def main() -> None:
             ours["durable"] = queued(redis_port) - before
             results[f"ours_c{connections}"] = ours
         for name, figures in results.items():
-            print(f"{name:9s} {figures['rps']:9.0f} req/s  p50 {figures['p50']:6.2f} ms  "
-                  f"p99 {figures['p99']:6.2f} ms  requests {int(figures['total'])}"
-                  + (f"  in redis {int(figures['durable'])}" if "durable" in figures else "")
-                  + (f"  non-2xx {int(figures['non2xx'])}" if figures["non2xx"] else ""))
+            print(
+                f"{name:9s} {figures['rps']:9.0f} req/s  p50 {figures['p50']:6.2f} ms  "
+                f"p99 {figures['p99']:6.2f} ms  requests {int(figures['total'])}"
+                + (f"  in redis {int(figures['durable'])}" if "durable" in figures else "")
+                + (f"  non-2xx {int(figures['non2xx'])}" if figures["non2xx"] else "")
+            )
         for connections in (8, 64):
             ours = results[f"ours_c{connections}"]
             if ours["total"] > PER_RUN:
-                print(f"note: c{connections} wrapped around its {PER_RUN} deliveries; "
-                      "repeats were answered as duplicates")
+                print(
+                    f"note: c{connections} wrapped around its {PER_RUN} deliveries; "
+                    "repeats were answered as duplicates"
+                )
             ratio = ours["rps"] / results[f"bare_c{connections}"]["rps"]
             print(f"ratio at {connections} connections: {ratio:.2f}x of the bare endpoint")
         ratio64 = results["ours_c64"]["rps"] / results["bare_c64"]["rps"]
-        print(f"ingress_ratio={ratio64:.2f} p99_ms={results['ours_c64']['p99']:.1f} "
-              f"p99_c8_ms={results['ours_c8']['p99']:.1f}")
+        print(
+            f"ingress_ratio={ratio64:.2f} p99_ms={results['ours_c64']['p99']:.1f} "
+            f"p99_c8_ms={results['ours_c8']['p99']:.1f}"
+        )
     finally:
         for proc in reversed(procs):
             proc.terminate()
