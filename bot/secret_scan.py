@@ -187,7 +187,8 @@ def _scan_settings(config: Mapping[str, Any]) -> Iterator[None]:
     with transient_settings(dict(config)):
         # The built-in scan always drops files missing on disk; the gate scans diff text.
         get_settings().disable_filters("detect_secrets.filters.common.is_invalid_file")
-        known = {cls.__name__ for cls in get_mapping_from_secret_type_to_class().values()}
+        plugins: Mapping[str, type] = get_mapping_from_secret_type_to_class()
+        known = {plugin.__name__ for plugin in plugins.values()}
         if not set(custom_plugin_names()) <= known:
             # The map is cached once per process and would miss plugins loaded by path.
             get_mapping_from_secret_type_to_class.cache_clear()
