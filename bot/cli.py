@@ -78,6 +78,44 @@ def config_env() -> None:
     click.echo(settings_table(), nl=False)
 
 
+@config.command("schema")
+@click.option("--markdown", is_flag=True, help="Print the table of keys instead.")
+def config_schema(markdown: bool) -> None:
+    """Print the JSON Schema of .github/ambient.yml (for editors and CI)."""
+    import json
+
+    from bot.repo_config import json_schema, repo_config_table
+
+    if markdown:
+        click.echo(repo_config_table(), nl=False)
+        return
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@config.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def config_check(file: str) -> None:
+    """Validate a repository config FILE: "FILE: ok", or one line per problem and exit 1."""
+    from pathlib import Path
+
+    from bot.repo_config import parse_repo_config
+
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        click.echo(f"{file}: is not UTF-8 text (byte {exc.start})")
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"{file}: cannot be read ({exc.strerror})")
+        sys.exit(1)
+    outcome = parse_repo_config(text, file)
+    for problem in outcome.problems:
+        click.echo(problem)
+    if outcome.problems:
+        sys.exit(1)
+    click.echo(f"{file}: ok")
+
+
 def _add_commands() -> None:
     from agents.debug_cli import debug
     from agents.swarm_cli import swarm

@@ -1,6 +1,7 @@
 """Which commands verify a repository, and which extra commands its policy allows.
 
-A repository names them in `.github/ambient.yml`:
+A repository names them in its config (`.github/ambient.yml` or `.ambient.yml`, read by
+`bot.repo_config`, the one parser of that file):
 
     verify:
       commands: ["python -m pytest -q", "ruff check ."]
@@ -18,14 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import yaml
-
 from bot.errors import ConfigError
+from bot.repo_config import CONFIG_PATHS, Problem, load_repo_config_file
 from sandbox.base import Command
 
 __all__ = ["CONFIG_PATH", "RepoChecks", "read_checks"]
 
-CONFIG_PATH: Final = ".github/ambient.yml"
+CONFIG_PATH: Final = CONFIG_PATHS[0]
 _PYTHON_MARKERS: Final = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini")
 
 
@@ -42,33 +42,25 @@ class RepoChecks:
 
 
 def read_checks(root: Path) -> RepoChecks:
-    """The configured checks of the repository at `root`, or guessed ones."""
-    configured, allow = _configured(root / CONFIG_PATH)
-    if configured:
-        return RepoChecks(configured, allow, CONFIG_PATH)
-    return RepoChecks(_guessed(root), allow, "detected")
+    """The configured checks of the repository at `root`, or guessed ones.
+
+    Raises `ConfigError` (one line) when the file is unreadable or its `verify` section is
+    wrong: running other checks than the ones the repository asked for would prove nothing.
+    Problems elsewhere in the file are not this function's to report.
+    """
+    outcome = load_repo_config_file(root)
+    for problem in outcome.details:
+        if problem.source == outcome.source and _about_verify(problem):
+            where = " ".join(part for part in (problem.key, problem.message) if part)
+            raise ConfigError(f"{problem.source}: {where}")
+    verify = outcome.config.verify
+    if verify.commands:
+        return RepoChecks(verify.commands, verify.allow, outcome.source or CONFIG_PATH)
+    return RepoChecks(_guessed(root), verify.allow, "detected")
 
 
-def _configured(path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    if not path.is_file():
-        return (), ()
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{CONFIG_PATH}: not valid YAML ({exc.__class__.__name__})") from None
-    section = data.get("verify") if isinstance(data, dict) else None
-    if section is None:
-        return (), ()
-    if not isinstance(section, dict):
-        raise ConfigError(f"{CONFIG_PATH}: verify must be a mapping with commands and allow")
-    return _strings(section, "commands"), _strings(section, "allow")
-
-
-def _strings(section: dict[str, object], key: str) -> tuple[str, ...]:
-    value = section.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ConfigError(f"{CONFIG_PATH}: verify.{key} must be a list of non-empty strings")
-    return tuple(v.strip() for v in value)
+def _about_verify(problem: Problem) -> bool:
+    return problem.key in ("", "verify") or problem.key.startswith("verify.")
 
 
 def _guessed(root: Path) -> tuple[str, ...]:
