@@ -72,12 +72,14 @@ def bwrap_args(
         args += ["--ro-bind-try", path, path]
     for filename in ETC_FILES:
         args += ["--ro-bind", str(scratch / filename), f"/etc/{filename}"]
-    for tool in tools:
-        args += ["--ro-bind", str(tool), str(tool)]
     args += ["--proc", "/proc", "--dev", "/dev"]
     if "--size" in features:
         args += ["--size", str(limits.tmp_bytes)]
     args += ["--tmpfs", SANDBOX_TMP, "--bind", str(workspace), WORKDIR]
+    # After the private /tmp: a toolchain that lives under the host's /tmp (a checkout there,
+    # with its .venv) would otherwise be hidden by it.
+    for tool in tools:
+        args += ["--ro-bind", str(tool), str(tool)]
     if (workspace / ".git").exists():
         args += ["--ro-bind", str(workspace / ".git"), f"{WORKDIR}/.git"]
     args += ["--remount-ro", "/"]

@@ -164,3 +164,20 @@ async def test_the_spawner_survives_timeouts_and_bombs(sandbox_workspace: Path) 
         assert bomb.timed_out
         assert sandbox.spawner_pid == spawner
         assert (await sandbox.run(Command(("echo", "same spawner")))).ok
+
+
+async def test_a_toolchain_under_the_hosts_tmp_is_not_hidden_by_the_private_tmp(
+    sandbox_workspace: Path, tmp_path: Path
+) -> None:
+    require_backend("bwrap")
+    tool = tmp_path / "toolchain"
+    (tool / "bin").mkdir(parents=True)
+    script = tool / "bin" / "hello-tool"
+    script.write_text("#!/bin/sh\necho from the toolchain\n")
+    script.chmod(0o755)
+    assert tool.is_relative_to("/tmp")
+    async with await BwrapSandbox.open(
+        sandbox_workspace, policy=ANYTHING, toolchain=(tool, *default_toolchain())
+    ) as sandbox:
+        result = await sandbox.run(Command(("hello-tool",)))
+    assert result.stdout.strip() == "from the toolchain"

@@ -51,7 +51,7 @@ async def test_an_edit_is_swept_from_a_snapshot_and_the_working_tree_is_left_alo
         await _wait_for(console, "watching", 10)
         edited = (repo / "inventory.py").read_text() + "\n\ndef unused( x ):\n    return x\n"
         (repo / "inventory.py").write_text(edited)
-        output = await _wait_for(console, "time:", 180)
+        output = await _wait_for(console, "time:", 100)
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
