@@ -9,7 +9,7 @@ with a one-line reason and the others go on; token usage is totalled.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -183,19 +183,27 @@ async def dispatch(
     concurrency: int = 3,
     max_files: int = 200,
     max_file_bytes: int = 100_000,
+    progress: Callable[[int, FileResult | None], None] | None = None,
 ) -> DispatchReport:
     """Ask about every file under `root` matching `pattern`, `concurrency` calls at a time.
 
-    Raises `DispatchError` when the glob matches nothing or too much; a failing file is in the
-    report, never raised.
+    `progress(total, None)` is called once the files are known, then `progress(total, result)`
+    as each file is done. Raises `DispatchError` when the glob matches nothing or too much; a
+    failing file is in the report, never raised.
     """
     paths = await asyncio.to_thread(discover, root, pattern, max_files=max_files)
     limiter = asyncio.Semaphore(concurrency)
+    if progress:
+        progress(len(paths), None)
+
+    async def tracked(path: str) -> FileResult:
+        result = await _one(llm, root, path, task, limiter, max_file_bytes)
+        if progress:
+            progress(len(paths), result)
+        return result
+
     async with asyncio.TaskGroup() as group:
-        tasks = [
-            group.create_task(_one(llm, root, path, task, limiter, max_file_bytes))
-            for path in paths
-        ]
+        tasks = [group.create_task(tracked(path)) for path in paths]
     results = tuple(task.result() for task in tasks)
     usage = sum((r.usage for r in results), Usage())
     return DispatchReport(task, pattern, results, usage)

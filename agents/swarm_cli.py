@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import click
+from rich.console import Console
+from rich.progress import Progress
 
-from agents.dispatch import DispatchError, DispatchReport, dispatch
+from agents.dispatch import DispatchError, DispatchReport, FileResult, dispatch
 from agents.llm import OpenAIModel
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
@@ -45,7 +48,13 @@ def _settings() -> Settings:
 
 
 async def _run(
-    settings: Settings, root: Path, task: str, pattern: str, concurrency: int, max_files: int
+    settings: Settings,
+    root: Path,
+    task: str,
+    pattern: str,
+    concurrency: int,
+    max_files: int,
+    progress: Callable[[int, FileResult | None], None] | None = None,
 ) -> DispatchReport:
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     model = OpenAIModel(
@@ -57,7 +66,13 @@ async def _run(
     )
     try:
         return await dispatch(
-            model, root, task, pattern, concurrency=concurrency, max_files=max_files
+            model,
+            root,
+            task,
+            pattern,
+            concurrency=concurrency,
+            max_files=max_files,
+            progress=progress,
         )
     finally:
         await model.aclose()
@@ -112,8 +127,18 @@ def swarm(
         _fail("--task is empty; say what to do to each file")
     settings = _settings()
     limit = concurrency or settings.llm_max_concurrency
+    console = Console(stderr=True)
+    bar = Progress(transient=True, console=console, disable=as_json or not console.is_terminal)
+    job = bar.add_task("files", total=None)
+
+    def advance(total: int, done: FileResult | None) -> None:
+        bar.update(job, total=total, advance=0 if done is None else 1)
+
     try:
-        report = asyncio.run(_run(settings, path, task.strip(), pattern, limit, max_files))
+        with bar:
+            report = asyncio.run(
+                _run(settings, path, task.strip(), pattern, limit, max_files, advance)
+            )
     except DispatchError as exc:
         _fail(str(exc))
     if as_json:

@@ -216,3 +216,21 @@ async def test_without_a_model_it_exits_2_naming_the_variables(tmp_path: Path) -
     assert message.count("\n") == 1
     assert message.startswith("ambient: no model configured: set AMBIENT_LLM_BASE_URL")
     assert "AMBIENT_LLM_MODEL" in message
+
+
+async def test_progress_is_told_the_total_then_each_file_as_it_is_done(
+    tmp_path: Path, llm_sim: LLMSim, model: OpenAIModel
+) -> None:
+    root = tree(tmp_path, {"data/blob.py": "x", "data/big.py": "y" * 200})
+    (root / "data/blob.py").write_bytes(b"\x00\x01binary")
+    seen: list[tuple[int, str | None]] = []
+    await dispatch(
+        model,
+        root,
+        "t",
+        "data/*.py",
+        max_file_bytes=100,
+        progress=lambda total, done: seen.append((total, done.path if done else None)),
+    )
+    assert seen[0] == (2, None)
+    assert sorted(seen[1:]) == [(2, "data/big.py"), (2, "data/blob.py")]
