@@ -14,6 +14,7 @@ import pytest
 from sandbox import Command, CommandRefused, Limits, SandboxBackendFailed, SandboxUnavailable
 from sandbox.bwrap import BwrapSandbox, default_toolchain
 from tests.fixtures.sandbox import ANYTHING, host_processes, require_backend
+from tests.support import require_part
 
 pytestmark = pytest.mark.bwrap
 
@@ -73,8 +74,7 @@ async def test_cgroups_are_removed_at_close(sandbox_workspace: Path) -> None:
 async def test_cgroups_of_dead_workers_are_removed(sandbox_workspace: Path) -> None:
     first = await BwrapSandbox.open(sandbox_workspace)
     await first.close()
-    if not first.cgroup_dirs:
-        pytest.skip("this host gives the sandbox no cgroups")
+    require_part(bool(first.cgroup_dirs), "cgroups for the bubblewrap sandbox")
     dead = subprocess.Popen(["true"])
     dead.wait()
     stale = first.cgroup_dirs[0].parent / f"{dead.pid}-stale"
@@ -111,9 +111,10 @@ async def test_a_toolchain_wider_than_a_venv_is_refused(
 
 
 async def test_an_explicit_toolchain_replaces_the_default(sandbox_workspace: Path) -> None:
-    prefix = Path(sys.base_prefix).resolve()
-    if prefix.is_relative_to("/usr"):
-        pytest.skip("the interpreter lives under /usr, which every sandbox binds")
+    # The tests' own venv: part of the default toolchain, never under /usr (which every
+    # sandbox binds as a system directory).
+    prefix = Path(sys.prefix).resolve()
+    assert not prefix.is_relative_to("/usr")
     async with await BwrapSandbox.open(sandbox_workspace, policy=ANYTHING, toolchain=[]) as sandbox:
         result = await sandbox.run(Command(("ls", str(prefix))))
     assert result.exit_code != 0
