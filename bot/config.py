@@ -31,6 +31,7 @@ SETTING_HINTS: Final[Mapping[str, str]] = {
     "llm_model": "the model name the endpoint serves",
     "llm_max_concurrency": "a whole number of concurrent model calls, 1 or more",
     "llm_timeout_s": "seconds to wait for one model answer",
+    "llm_job_tokens": "the most model tokens one job (a sweep, a fix) may use; unset for no limit",
     "sandbox": "docker or bwrap",
     "sandbox_image": "the sandbox image tag built by sandbox/image/build.sh",
     "workspace_root": "a writable directory for ephemeral clones",
@@ -58,6 +59,7 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_max_concurrency: int = Field(default=4, ge=1)
     llm_timeout_s: float = Field(default=120.0, gt=0)
+    llm_job_tokens: int | None = Field(default=None, ge=1)
     sandbox: Literal["docker", "bwrap"] = "docker"
     sandbox_image: str = "ambient-sandbox:latest"
     workspace_root: Path = Path(tempfile.gettempdir()) / "ambient-workspaces"

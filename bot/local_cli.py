@@ -14,8 +14,9 @@ import click
 from rich.console import Console
 
 from agents.fixer import FixTask
-from agents.llm import LLM, OpenAIModel
+from agents.llm import LLM, BudgetedModel, OpenAIModel
 from agents.specialists import read_config
+from agents.usage import TokenBudget
 from bot.config import Settings, load_settings
 from bot.errors import AmbientError
 from bot.local import LocalRun, local_fix, local_sweep
@@ -44,9 +45,13 @@ def _sandbox(choice: str | None, settings: Settings) -> SandboxKind:
 
 
 def _model(settings: Settings) -> LLM | None:
+    """The configured model, held to the per-job token budget when one is set."""
     if not (settings.llm_base_url and settings.llm_model):
         return None
-    return OpenAIModel.from_settings(settings)
+    model = OpenAIModel.from_settings(settings)
+    if settings.llm_job_tokens is None:
+        return model
+    return BudgetedModel(model, TokenBudget(settings.llm_job_tokens))
 
 
 def prepare(path: str, sandbox: str | None) -> tuple[Settings, LocalRun]:

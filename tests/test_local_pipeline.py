@@ -232,3 +232,26 @@ def test_the_cli_names_a_missing_checkout_in_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip() == f"ambient: {tmp_path.resolve()} is not a git checkout (no .git)"
+
+
+def test_a_spent_token_budget_stops_the_job_in_one_line(tmp_path: Path, llm_sim: LLMSim) -> None:
+    repo = _checkout(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMBIENT_")}
+    env.update(
+        AMBIENT_WORKSPACE_ROOT=str(tmp_path / "ws"),
+        AMBIENT_LLM_BASE_URL=llm_sim.base_url,
+        AMBIENT_LLM_MODEL="scripted",
+        AMBIENT_LLM_JOB_TOKENS="10",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "fix", str(repo), "--task", "fix it", "--sandbox", "bwrap"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("ambient: token budget spent: 0 of 10 tokens")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert llm_sim.requests() == []
