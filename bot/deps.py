@@ -6,14 +6,22 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from agents.llm import LLM
 from bot.config import Settings
+from bot.github import GitHubApp
 
 __all__ = ["Deps"]
 
 
 @dataclass(frozen=True, slots=True)
 class Deps:
-    """Everything a job may use; built in `on_startup`, never mutated."""
+    """Everything a job may use; built in `on_startup`, never mutated.
+
+    `github` is None when the App's id or key is not configured, `model` when no model is:
+    jobs that need them report so in one line instead of starting.
+    """
 
     settings: Settings
     redis: Redis
+    github: GitHubApp | None = None
+    model: LLM | None = None

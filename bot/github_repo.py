@@ -201,6 +201,29 @@ class RepoReads:
             app_slug=self.app_slug,
         )
 
+    async def failed_check_logs(
+        self, sha: str, *, skip: str = "", max_bytes: int = _MAX_LOG_BYTES
+    ) -> tuple[JobLog, ...]:
+        """Logs of the failed check runs on commit `sha` (Actions jobs; other checks have none),
+        each cut to its last `max_bytes`; the check run named `skip` (our own) is left out."""
+        runs = await self._api.pages(
+            f"list check runs of {sha[:12]}",
+            f"{self._root}/commits/{sha}/check-runs",
+            key="check_runs",
+        )
+        logs: list[JobLog] = []
+        for run in runs:
+            if run.get("conclusion") not in ("failure", "timed_out") or run.get("name") == skip:
+                continue
+            path = f"{self._root}/actions/jobs/{run['id']}/logs"
+            response = await self._api.send(
+                f"download log of {run['name']}", "GET", path, absent=[(404, "")]
+            )
+            if response is not None:
+                text = response.content[-max_bytes:].decode("utf-8", "replace")
+                logs.append(JobLog(int(run["id"]), str(run["name"]), run.get("conclusion"), text))
+        return tuple(logs)
+
     async def failed_job_logs(
         self, run_id: int, max_bytes: int = _MAX_LOG_BYTES
     ) -> tuple[JobLog, ...]:

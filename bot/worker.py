@@ -9,9 +9,11 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 from prometheus_client import start_http_server
 
+from agents.llm import OpenAIModel
 from bot.config import Settings, load_settings
 from bot.deps import Deps
 from bot.errors import SandboxError
+from bot.github import GitHubApp
 from bot.queue import deserialize, serialize
 from bot.workspace import reap_stale
 from handlers import JOBS
@@ -29,9 +31,33 @@ MAX_TRIES: Final = 4
 STALE_WORKSPACE_S: Final = 2 * JOB_TIMEOUT_S
 
 
+def _github_app(settings: Settings, redis: Any) -> GitHubApp | None:
+    """The App when its id and key are configured; jobs that need it say so otherwise."""
+    key = settings.private_key_pem()
+    if settings.github_app_id is None or key is None:
+        log.warning("AMBIENT_GITHUB_APP_ID or the private key is not set: GitHub jobs cannot run")
+        return None
+    return GitHubApp(
+        app_id=settings.github_app_id,
+        private_key=key,
+        base_url=settings.github_api_url,
+        app_slug=settings.app_slug,
+        redis=redis,
+    )
+
+
+def _has_model(settings: Settings) -> bool:
+    return bool(settings.llm_base_url and settings.llm_model)
+
+
 async def on_startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or load_settings()
-    ctx["deps"] = Deps(settings=settings, redis=ctx["redis"])
+    ctx["deps"] = Deps(
+        settings=settings,
+        redis=ctx["redis"],
+        github=_github_app(settings, ctx["redis"]),
+        model=OpenAIModel.from_settings(settings) if _has_model(settings) else None,
+    )
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
     # Sandboxes and workspaces left by a worker that was killed are removed before any job.
@@ -47,6 +73,13 @@ async def on_startup(ctx: dict[str, Any]) -> None:
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
     log.info("worker stopping")
+    deps: Deps | None = ctx.get("deps")
+    if deps is None:
+        return
+    if deps.github is not None:
+        await deps.github.aclose()
+    if isinstance(deps.model, OpenAIModel):
+        await deps.model.aclose()
 
 
 class WorkerSettings:

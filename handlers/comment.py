@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from bot.deps import Deps
+from bot.errors import ConfigError, WebhookMalformed
 from bot.events import Event, get_int, get_obj, get_str
+from bot.flow_fix import FixRequest, fix_pull_request
+from bot.github_values import hidden_marker
 from bot.jobs import JobResult, Received, expect, job
-from bot.payloads import IssueCommentPayload
+from bot.payloads import IssueCommentPayload, Repository
 from bot.routing import RouteContext, Routed, spec_for
 from handlers.commands import parse_command
+from handlers.help_text import help_reply
 
 __all__ = ["JOBS", "fix_pr", "reply_help", "route"]
 
 log = logging.getLogger("ambient.handlers.comment")
+
+_HELP_PERMISSIONS: Final = {"issues": "write", "pull_requests": "write", "metadata": "read"}
 
 
 def route(event: Event, context: RouteContext) -> Routed | None:
@@ -49,20 +56,63 @@ def route(event: Event, context: RouteContext) -> Routed | None:
 
 
 async def fix_pr(deps: Deps, received: Received) -> JobResult:
-    """Fix the pull request the comment is on."""
+    """Fix the pull request the comment is on (see `bot.flow_fix`)."""
     payload = expect(received, IssueCommentPayload)
-    log.info(
-        "fix requested",
-        extra={"pr": payload.issue.number, "commenter": payload.comment.user.login},
+    spec = received.spec
+    repository = _repository(payload)
+    request = FixRequest(
+        job_id=spec.job_id,
+        installation_id=_installation(received, payload),
+        owner=repository.owner.login,
+        repo=repository.name,
+        number=int(spec.option("number") or payload.issue.number),
+        comment_id=payload.comment.id,
+        commenter=payload.comment.user.login,
+        commenter_is_bot=_is_bot(payload),
+        instructions=spec.option("instructions"),
     )
-    return {"status": "received", "pr": payload.issue.number}
+    log.info("fix requested", extra={"pr": request.number, "commenter": request.commenter})
+    return await fix_pull_request(deps, request)
 
 
 async def reply_help(deps: Deps, received: Received) -> JobResult:
-    """Answer with the commands the App understands."""
+    """Answer with the commands the App understands (once per comment)."""
     payload = expect(received, IssueCommentPayload)
-    log.info("help requested", extra={"issue": payload.issue.number})
-    return {"status": "received", "issue": payload.issue.number}
+    if _is_bot(payload):
+        return {"status": "ignored", "reason": "bots get no help replies"}
+    if deps.github is None:
+        raise ConfigError("AMBIENT_GITHUB_APP_ID and the App's private key are not set")
+    repository = _repository(payload)
+    gh = await deps.github.installation_client(
+        _installation(received, payload),
+        repository.owner.login,
+        repository.name,
+        _HELP_PERMISSIONS,
+    )
+    body = help_reply(deps.settings.app_slug, received.spec.option("note"))
+    marker = hidden_marker(f"job:{received.spec.job_id}")
+    comment = await gh.find_or_create_comment(payload.issue.number, marker, body)
+    return {"status": "replied", "issue": payload.issue.number, "comment": comment.id}
+
+
+def _repository(payload: IssueCommentPayload) -> Repository:
+    if payload.repository is None:
+        raise WebhookMalformed("issue_comment without a repository")
+    return payload.repository
+
+
+def _installation(received: Received, payload: IssueCommentPayload) -> int:
+    installation = received.spec.installation_id or (
+        payload.installation.id if payload.installation else None
+    )
+    if installation is None:
+        raise WebhookMalformed("issue_comment without an installation: is the App installed?")
+    return installation
+
+
+def _is_bot(payload: IssueCommentPayload) -> bool:
+    user = payload.comment.user
+    return user.type == "Bot" or user.login.endswith("[bot]")
 
 
 JOBS = (job(fix_pr), job(reply_help))

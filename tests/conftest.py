@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.github_sim",
     "tests.fixtures.llm_sim",
+    "tests.fixtures.app_processes",
 ]

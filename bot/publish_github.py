@@ -1,0 +1,176 @@
+"""The GitHub publisher: a verified fix becomes a signed commit on the PR's branch, or a branch
+and a pull request into it when Ambient may not push there.
+
+Where it goes is decided once, from the PR and the branch's policy (`fix_target`): a PR from
+this repository whose branch may be pushed, with `push_to_pr_branch` on, gets the commit
+fast-forwarded onto its branch; a fork's PR, a protected branch or one whose rules require a
+PR gets `ambient/fix-pr-<n>-<sha7>` and a PR. Nothing is ever force-pushed or merged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from agents.proposal import Proposal
+from bot.branch_policy import BranchPolicy
+from bot.codeowners_match import Reviewers
+from bot.errors import Permanent
+from bot.github import InstallationClient
+from bot.github_retry import BranchMoved
+from bot.github_values import FileChange, PullRequest
+from bot.publish_local import Publication, commit_message
+from bot.workspace import Workspace
+
+__all__ = ["FixTarget", "GitHubPublisher", "HeadMoved", "Published", "fix_branch", "fix_target"]
+
+log = logging.getLogger("ambient.publish")
+
+Mode = Literal["push", "pull-request"]
+
+
+class HeadMoved(Permanent):
+    """The PR's branch moved while the job ran: nothing was published."""
+
+
+@dataclass(frozen=True, slots=True)
+class FixTarget:
+    """Where a fix for one PR goes: `branch` receives the commit; in "pull-request" mode a PR
+    from `branch` into `base` is opened. `reason` says why, for the reply."""
+
+    mode: Mode
+    branch: str
+    base: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What the publisher did, for the check run and the reply."""
+
+    mode: Mode
+    branch: str
+    commit: str
+    verified: bool
+    url: str
+    pull_number: int
+    pull_url: str
+    reviewers: tuple[str, ...] = ()
+
+
+def fix_branch(pull: PullRequest) -> str:
+    """The branch a fix of `pull` at its current head lives on when it cannot be pushed."""
+    return f"ambient/fix-pr-{pull.number}-{pull.head_sha[:7]}"
+
+
+def fix_target(
+    pull: PullRequest, policy: BranchPolicy | None, push_to_pr_branch: bool
+) -> FixTarget:
+    """Decide push or pull request; `policy` is the PR branch's (None for a fork's PR)."""
+    if pull.from_fork or policy is None:
+        # A PR in this repository cannot target a fork's branch: the fix goes to the PR's base,
+        # carrying the contributor's commits and the fix on top.
+        reason = "the pull request comes from a fork, which Ambient does not push to"
+        return FixTarget("pull-request", fix_branch(pull), pull.base_ref, reason)
+    if not push_to_pr_branch:
+        reason = "the repository config sets push_to_pr_branch: false"
+        return FixTarget("pull-request", fix_branch(pull), pull.head_ref, reason)
+    if not policy.may_push:
+        reason = f"{pull.head_ref} may not be pushed to: {'; '.join(policy.reasons)}"
+        return FixTarget("pull-request", fix_branch(pull), pull.head_ref, reason)
+    return FixTarget("push", pull.head_ref, pull.head_ref, f"{pull.head_ref} accepts pushes")
+
+
+class GitHubPublisher:
+    """Publishes the one gated proposal of a fix job (the `Publisher` protocol)."""
+
+    def __init__(
+        self,
+        gh: InstallationClient,
+        workspace: Workspace,
+        pull: PullRequest,
+        target: FixTarget,
+        *,
+        draft: bool = False,
+        trailer: str = "",
+    ) -> None:
+        self._gh = gh
+        self._workspace = workspace
+        self._pull = pull
+        self._target = target
+        self._draft = draft
+        self._trailer = trailer
+        self.published: Published | None = None
+
+    async def publish(
+        self, proposal: Proposal, source_repo: Path, worktree: Path, diff: str, number: int
+    ) -> Publication:
+        """Commit what is staged in `worktree` through the Git Data API (signed by GitHub),
+        then open the PR when the target says so, and ask the CODEOWNERS to review."""
+        changes = await self._workspace.changed_files(worktree)
+        message = commit_message(proposal) + (f"\n{self._trailer}" if self._trailer else "")
+        if self._target.mode == "push":
+            published = await self._push(changes, message)
+        else:
+            published = await self._pull_request(proposal, changes, message)
+        owners = await self._gh.request_codeowner_reviews(
+            published.pull_number, self._pull.base_ref, sorted(changes), self._pull.author
+        )
+        self.published = _with_reviewers(published, owners)
+        return Publication(published.branch, published.commit, url=published.url)
+
+    async def _push(self, changes: dict[str, FileChange], message: str) -> Published:
+        pull = self._pull
+        try:
+            result = await self._gh.publish_commit(
+                pull.head_sha, pull.head_ref, changes, message, create_branch=False
+            )
+        except BranchMoved:
+            raise HeadMoved(
+                f"{pull.head_ref} moved while the fix was made; nothing was pushed"
+            ) from None
+        return Published(
+            "push", pull.head_ref, result.sha, result.verified, result.url, pull.number, pull.url
+        )
+
+    async def _pull_request(
+        self, proposal: Proposal, changes: dict[str, FileChange], message: str
+    ) -> Published:
+        pull, target = self._pull, self._target
+        existing = await self._gh.branch_sha(target.branch)
+        if existing is None:
+            result = await self._gh.publish_commit(
+                pull.head_sha, target.branch, changes, message, create_branch=True
+            )
+            sha, verified, url = result.sha, result.verified, result.url
+        else:
+            # A retried job finds the branch it made before: the same fix, so it is reused.
+            log.info("fix branch exists; reusing it", extra={"branch": target.branch})
+            sha, verified, url = existing, True, ""
+        body = (
+            f"Fixes #{pull.number} ({pull.title}).\n\n{proposal.description}\n\n"
+            f"Opened as a pull request because {target.reason}."
+        )
+        opened, _created = await self._gh.open_pull_request(
+            target.branch,
+            target.base,
+            f"Fix #{pull.number}: {proposal.title}",
+            body,
+            draft=self._draft,
+        )
+        return Published(
+            "pull-request",
+            target.branch,
+            sha,
+            verified,
+            url or opened.url,
+            opened.number,
+            opened.url,
+        )
+
+
+def _with_reviewers(published: Published, owners: Reviewers) -> Published:
+    names = tuple(owners.users) + tuple(f"@{team}" for team in owners.teams)
+    return replace(published, reviewers=names)

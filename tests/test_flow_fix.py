@@ -1,0 +1,246 @@
+"""The fix-PR flow in process: `fix_pull_request` against the GitHub simulator, a real Redis,
+the scripted model and the bubblewrap sandbox; the pure decisions and texts without them."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis.asyncio
+
+from agents.fixer import FixResult, FixRound
+from agents.llm import OpenAIModel
+from agents.usage import Usage
+from bot.branch_policy import decide_branch_policy
+from bot.config import load_settings
+from bot.deps import Deps
+from bot.flow_fix import FixRequest, fix_pull_request
+from bot.flow_report import Facts, failed_summary, outcome_summary
+from bot.github import GitHubApp
+from bot.github_values import PullRequest
+from bot.pipeline import Outcome
+from bot.publish_github import Published, fix_branch, fix_target
+from handlers.help_text import help_reply
+from tests.fixtures.llm_sim import LLMSim
+from tests.fixtures.redis import RedisServer
+from tests.fixtures.sandbox import require_backend
+from tests.sim.github_client import GitHubSim
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "python-demo"
+INVENTORY = (EXAMPLE / "inventory.py").read_text()
+RIGHT = INVENTORY.replace("/ len(items)", "/ len(items) if items else 0.0")
+OWNER, NAME = "octo", "flow"
+
+
+def _pull(**changes: object) -> PullRequest:
+    fields: dict[str, object] = {
+        "number": 7,
+        "state": "open",
+        "title": "Tweak",
+        "body": "",
+        "author": "alice",
+        "head_ref": "feature",
+        "head_sha": "abcdef1234567890",
+        "head_repo": "octo/demo",
+        "base_ref": "main",
+        "base_sha": "1234",
+        "base_repo": "octo/demo",
+        "draft": False,
+        "merged": False,
+        "maintainer_can_modify": True,
+        "url": "https://example.test/pull/7",
+    }
+    fields.update(changes)
+    return PullRequest(**fields)  # type: ignore[arg-type]
+
+
+def test_a_pushable_branch_of_this_repository_gets_the_commit() -> None:
+    target = fix_target(_pull(), decide_branch_policy("feature", protected=False), True)
+    assert (target.mode, target.branch) == ("push", "feature")
+
+
+def test_a_branch_whose_rules_require_a_pr_gets_a_pr_into_it() -> None:
+    policy = decide_branch_policy("feature", protected=False, rules=[{"type": "pull_request"}])
+    target = fix_target(_pull(), policy, True)
+    assert (target.mode, target.branch, target.base) == (
+        "pull-request",
+        "ambient/fix-pr-7-abcdef1",
+        "feature",
+    )
+    assert "requires a pull request" in target.reason
+
+
+def test_a_forks_pr_gets_a_pr_into_its_base_and_the_config_can_forbid_pushing() -> None:
+    fork = fix_target(_pull(head_repo="someone/demo"), None, True)
+    assert (fork.mode, fork.base) == ("pull-request", "main")
+    config_off = fix_target(_pull(), decide_branch_policy("feature", protected=False), False)
+    assert (config_off.mode, config_off.base) == ("pull-request", "feature")
+    assert fix_branch(_pull()) == "ambient/fix-pr-7-abcdef1"
+
+
+def test_reports_say_what_happened_in_one_line_replies() -> None:
+    facts = Facts("scripted", target_reason="feature accepts pushes", usage="1 model call")
+    published = Published("push", "feature", "f" * 40, True, "u", 7, "p", ("carol", "@octo/t"))
+    done = outcome_summary(Outcome("fixer", "Guard", "published"), facts, published)
+    assert done.conclusion == "success"
+    assert "Pushed fffffff (signed by GitHub) to `feature`" in done.reply
+    assert "@carol, @octo/t" in done.text
+    refused = outcome_summary(Outcome("fixer", "Guard", "blocked-secret", "1 secret"), facts)
+    assert (refused.conclusion, refused.reply) == (
+        "failure",
+        "I could not fix this: blocked-secret: 1 secret. Nothing was published.",
+    )
+    failed = failed_summary("no model", "https://c")
+    assert "\n" not in failed.reply
+    result = FixResult(None, None, (FixRound(1, "failed", "x"),), Usage())
+    assert facts.with_result(result, "clean").rounds == 1
+
+
+def test_help_lists_the_commands_after_the_note() -> None:
+    text = help_reply("ambient", "unknown command: dance")
+    assert text.startswith("unknown command: dance.")
+    assert "`@ambient fix this`" in text
+    assert "`@ambient help`" in text
+
+
+@pytest.fixture
+async def deps(
+    github_sim: GitHubSim, llm_sim: LLMSim, redis_server: RedisServer, tmp_path: Path
+) -> AsyncIterator[Deps]:
+    require_backend("bwrap")
+    settings = load_settings(
+        {
+            "AMBIENT_SANDBOX": "bwrap",
+            "AMBIENT_APP_SLUG": github_sim.app.slug,
+            "AMBIENT_WORKSPACE_ROOT": str(tmp_path / "workspaces"),
+            "AMBIENT_LLM_MODEL": "scripted",
+        }
+    )
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    app = GitHubApp(
+        app_id=github_sim.app.id,
+        private_key=github_sim.app.private_key_pem,
+        base_url=github_sim.api_url,
+        app_slug=github_sim.app.slug,
+        redis=client,
+    )
+    model = OpenAIModel(base_url=llm_sim.base_url, model="scripted", max_retries=0)
+    try:
+        yield Deps(settings, client, app, model)
+    finally:
+        await model.aclose()
+        await app.aclose()
+        await client.aclose()
+
+
+def _setup(sim: GitHubSim, tmp_path: Path, head_config: str = "") -> tuple[int, int]:
+    source = tmp_path / "source"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("__pycache__", ".*cache"))
+    (source / ".github").mkdir()
+    (source / ".github" / "ambient.yml").write_text("push_to_pr_branch: false\n")
+    repo = sim.create_repo(OWNER, NAME, source_dir=source)
+    sim.set_permission(OWNER, NAME, "maint", "admin")
+    files = {
+        "README.md": "changed\n",
+        **({".github/ambient.yml": head_config} if head_config else {}),
+    }
+    sim.commit(OWNER, NAME, "feature", files)
+    number = sim.open_pr(OWNER, NAME, "feature", "main", user="alice")
+    assert repo.installation_id is not None
+    return number, repo.installation_id
+
+
+def _comment(sim: GitHubSim, number: int) -> int:
+    """A real comment by the maintainer (no receiver listens: the delivery just fails)."""
+    body = f"@{sim.app.slug} fix this"
+    sim.emit("issue_comment", owner=OWNER, name=NAME, number=number, body=body, user="maint")
+    (comment,) = sim.repo_state(OWNER, NAME)["comments"]
+    return int(comment["id"])
+
+
+def _request(number: int, installation: int, **changes: object) -> FixRequest:
+    fields: dict[str, object] = {
+        "job_id": f"comment:1:{number}",
+        "installation_id": installation,
+        "owner": OWNER,
+        "repo": NAME,
+        "number": number,
+        "comment_id": 0,
+        "commenter": "maint",
+        "commenter_is_bot": False,
+    }
+    fields.update(changes)
+    return FixRequest(**fields)  # type: ignore[arg-type]
+
+
+def _diff(old: str, new: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        "a/inventory.py",
+        "b/inventory.py",
+    )
+    answer = {"title": "Guard", "description": "Guard", "diff": "".join(lines), "risk_level": "low"}
+    return json.dumps([answer])
+
+
+@pytest.mark.bwrap
+async def test_config_comes_from_the_default_branch_never_the_pr_head(
+    deps: Deps, github_sim: GitHubSim, llm_sim: LLMSim, tmp_path: Path
+) -> None:
+    number, installation = _setup(github_sim, tmp_path, head_config="push_to_pr_branch: true\n")
+    llm_sim.set_script(
+        [
+            {"match": {"agent": "fixer"}, "content": _diff(INVENTORY, RIGHT)},
+            {"match": {"agent": "reviewer"}, "content": '{"verdict": "approve"}'},
+        ]
+    )
+    comment = _comment(github_sim, number)
+    result = await fix_pull_request(deps, _request(number, installation, comment_id=comment))
+    assert result["status"] == "success", result
+    state = github_sim.repo_state(OWNER, NAME)
+    (opened,) = [p for p in state["pulls"] if p["head"].startswith("ambient/fix-pr-")]
+    assert opened["base"] == "feature"
+
+
+@pytest.mark.bwrap
+async def test_no_verified_fix_ends_the_check_run_with_the_reason(
+    deps: Deps, github_sim: GitHubSim, llm_sim: LLMSim, tmp_path: Path
+) -> None:
+    number, installation = _setup(github_sim, tmp_path)
+    llm_sim.set_script([{"match": {"agent": "fixer"}, "content": "no idea", "repeat": True}])
+    request = _request(number, installation, instructions="do it", comment_id=10**9)
+    result = await fix_pull_request(deps, request)
+    assert result["status"] == "failure"
+    (check,) = github_sim.repo_state(OWNER, NAME)["check_runs"]
+    assert check["conclusion"] == "failure"
+    assert "no verified fix in 3 rounds" in check["output"]["summary"]
+
+
+@pytest.mark.bwrap
+async def test_bots_are_ignored_and_a_closed_pr_is_refused_politely(
+    deps: Deps, github_sim: GitHubSim, tmp_path: Path
+) -> None:
+    number, installation = _setup(github_sim, tmp_path)
+    ignored = await fix_pull_request(
+        deps, _request(number, installation, commenter="other[bot]", commenter_is_bot=True)
+    )
+    assert ignored["status"] == "ignored"
+    assert not github_sim.repo_state(OWNER, NAME)["comments"]
+    token = github_sim.installation_token(OWNER, NAME, {"issues": "write"})
+    closed = httpx.patch(
+        f"{github_sim.api_url}/repos/{OWNER}/{NAME}/issues/{number}",
+        json={"state": "closed"},
+        headers={"Authorization": f"token {token}"},
+    )
+    assert closed.status_code == 200, closed.text
+    refused = await fix_pull_request(deps, _request(number, installation))
+    assert refused["status"] == "refused"
+    (reply,) = github_sim.repo_state(OWNER, NAME)["comments"]
+    assert "open pull requests only" in reply["body"]
+    assert not github_sim.repo_state(OWNER, NAME)["check_runs"]
