@@ -118,6 +118,27 @@ async def fix_pull_request(deps: Deps, request: FixRequest) -> dict[str, object]
     return {"status": summary.conclusion, "title": summary.title, "detail": summary.text[:500]}
 
 
+async def report_unfinished(deps: Deps, request: FixRequest, reason: str) -> None:
+    """Fail the check run and reply once when the job ended without its own report (it crashed,
+    or a transient failure outlasted its retries): the user is never left waiting."""
+    if deps.github is None or request.commenter_is_bot:
+        return
+    gh = await deps.github.installation_client(
+        request.installation_id, request.owner, request.repo, PERMISSIONS
+    )
+    summary = failed_summary(reason, "")
+    known = await deps.redis.get(_key(request.job_id, "check"))
+    if known is not None:
+        ident, _, url = (known.decode() if isinstance(known, bytes) else str(known)).partition(" ")
+        check = CheckRunRef(int(ident), url)
+        await gh.update_check_run(
+            check, title=summary.title, summary=summary.text, conclusion=summary.conclusion
+        )
+    await gh.find_or_create_comment(
+        request.number, hidden_marker(f"job:{request.job_id}"), summary.reply
+    )
+
+
 def _key(job_id: str, what: str) -> str:
     return f"ambient:fix:{job_id}:{what}"
 

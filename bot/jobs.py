@@ -15,16 +15,18 @@ from typing import Any, Final, TypeVar
 from arq import Retry
 
 from bot.deps import Deps
-from bot.errors import GitHubRateLimited, Permanent, Retryable, WebhookMalformed
+from bot.errors import AmbientError, GitHubRateLimited, Permanent, Retryable, WebhookMalformed
 from bot.payloads import Payload, parse_payload
 from bot.queue import JobSpec
 from bot.telemetry import JOB_SECONDS, JOBS, bound
 
-__all__ = ["JobFunction", "JobResult", "Received", "expect", "job"]
+__all__ = ["MAX_TRIES", "JobFunction", "JobResult", "Received", "Unfinished", "expect", "job"]
 
 log = logging.getLogger("ambient.jobs")
 
 MAX_DEFER_S: Final = 300.0
+#: arq's max_tries for every job (bot/worker.py); the last try reports instead of retrying.
+MAX_TRIES: Final = 4
 
 JobResult = dict[str, object]
 JobFunction = Callable[[dict[str, Any], str, str], Awaitable[JobResult]]
@@ -39,6 +41,7 @@ class Received:
 
 
 Work = Callable[[Deps, Received], Awaitable[JobResult]]
+Unfinished = Callable[[Deps, Received, str], Awaitable[None]]
 PayloadT = TypeVar("PayloadT", bound=Payload)
 
 
@@ -55,13 +58,27 @@ def _defer_s(exc: Retryable, job_try: int) -> float:
     return min(5.0 * 2.0 ** max(job_try - 1, 0), MAX_DEFER_S)
 
 
-def job(work: Work) -> JobFunction:
-    """Turn `work(deps, received)` into an arq job `(ctx, spec_json, body) -> dict`."""
+async def _tell(unfinished: Unfinished | None, deps: Deps, received: Received, why: str) -> None:
+    if unfinished is None:
+        return
+    try:
+        await unfinished(deps, received, why)
+    except AmbientError as exc:
+        log.error("could not report the unfinished job: %s", exc)  # noqa: TRY400
+
+
+def job(work: Work, *, unfinished: Unfinished | None = None) -> JobFunction:
+    """Turn `work(deps, received)` into an arq job `(ctx, spec_json, body) -> dict`.
+
+    `unfinished(deps, received, why)` tells the user when the job ends without its own report:
+    it crashed, or a transient failure outlasted its last try. Never silence.
+    """
     name = work.__name__
 
     async def run(ctx: dict[str, Any], spec_json: str, body: str) -> JobResult:
         spec = JobSpec.from_json(spec_json)
         started = time.monotonic()
+        job_try = int(ctx.get("job_try", 1))
         with bound(
             delivery_id=spec.delivery_id,
             job_id=spec.job_id,
@@ -70,22 +87,36 @@ def job(work: Work) -> JobFunction:
             installation_id=spec.installation_id,
         ):
             outcome = "crashed"
+            received: Received | None = None
             try:
                 payload = parse_payload(spec.event.split(".")[0], body)
-                log.info("received", extra={"event": spec.event, "try": ctx.get("job_try", 1)})
-                result = await work(ctx["deps"], Received(spec, payload))
+                received = Received(spec, payload)
+                log.info("received", extra={"event": spec.event, "try": job_try})
+                result = await work(ctx["deps"], received)
             except Retryable as exc:
-                outcome = "retry"
-                defer = _defer_s(exc, int(ctx.get("job_try", 1)))
-                log.warning("retrying in %.0fs: %s", defer, exc)
-                raise Retry(defer=defer) from exc
+                if job_try < MAX_TRIES:
+                    outcome = "retry"
+                    defer = _defer_s(exc, job_try)
+                    log.warning("retrying in %.0fs: %s", defer, exc)
+                    raise Retry(defer=defer) from exc
+                outcome = "failed"
+                log.error("gave up after %d tries: %s", job_try, exc)  # noqa: TRY400
+                if received is not None:
+                    await _tell(unfinished, ctx["deps"], received, f"{exc} (after {job_try} tries)")
+                return {"status": "failed", "error": str(exc)}
             except Permanent as exc:
                 outcome = "failed"
                 # One line, no traceback: a permanent failure is an expected outcome.
                 log.error("failed: %s", exc)  # noqa: TRY400
                 return {"status": "failed", "error": str(exc)}
-            except Exception as exc:
+            except Exception as exc:  # the one broad catch: see the module docstring
                 log.exception("crashed: %s", type(exc).__name__)
+                if received is not None:
+                    why = (
+                        f"an internal error ({type(exc).__name__}) stopped the job; the worker's "
+                        f"log has it under delivery {spec.delivery_id}"
+                    )
+                    await _tell(unfinished, ctx["deps"], received, why)
                 return {"status": "crashed", "error": f"{type(exc).__name__}: {exc}"}
             else:
                 outcome = str(result.get("status", "done"))

@@ -14,6 +14,7 @@ from bot.config import Settings, load_settings
 from bot.deps import Deps
 from bot.errors import SandboxError
 from bot.github import GitHubApp
+from bot.jobs import MAX_TRIES
 from bot.queue import deserialize, serialize
 from bot.workspace import reap_stale
 from handlers import JOBS
@@ -26,7 +27,6 @@ log = logging.getLogger("ambient.worker")
 # Model-driven jobs take minutes, not arq's default 300 s; a failed one is retried a few
 # times at most (Retryable errors only: permanent failures return instead of raising).
 JOB_TIMEOUT_S: Final = 1800
-MAX_TRIES: Final = 4
 # Longer than any job may run, so a reaper never removes a live job's workspace.
 STALE_WORKSPACE_S: Final = 2 * JOB_TIMEOUT_S
 

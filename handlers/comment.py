@@ -8,7 +8,7 @@ from typing import Final
 from bot.deps import Deps
 from bot.errors import ConfigError, WebhookMalformed
 from bot.events import Event, get_int, get_obj, get_str
-from bot.flow_fix import FixRequest, fix_pull_request
+from bot.flow_fix import FixRequest, fix_pull_request, report_unfinished
 from bot.github_values import hidden_marker
 from bot.jobs import JobResult, Received, expect, job
 from bot.payloads import IssueCommentPayload, Repository
@@ -55,12 +55,11 @@ def route(event: Event, context: RouteContext) -> Routed | None:
     return Routed(jobs=(spec,))
 
 
-async def fix_pr(deps: Deps, received: Received) -> JobResult:
-    """Fix the pull request the comment is on (see `bot.flow_fix`)."""
+def _fix_request(received: Received) -> FixRequest:
     payload = expect(received, IssueCommentPayload)
     spec = received.spec
     repository = _repository(payload)
-    request = FixRequest(
+    return FixRequest(
         job_id=spec.job_id,
         installation_id=_installation(received, payload),
         owner=repository.owner.login,
@@ -71,8 +70,18 @@ async def fix_pr(deps: Deps, received: Received) -> JobResult:
         commenter_is_bot=_is_bot(payload),
         instructions=spec.option("instructions"),
     )
+
+
+async def fix_pr(deps: Deps, received: Received) -> JobResult:
+    """Fix the pull request the comment is on (see `bot.flow_fix`)."""
+    request = _fix_request(received)
     log.info("fix requested", extra={"pr": request.number, "commenter": request.commenter})
     return await fix_pull_request(deps, request)
+
+
+async def fix_pr_unfinished(deps: Deps, received: Received, why: str) -> None:
+    """Report a fix job that ended without its own report (see `bot.jobs.job`)."""
+    await report_unfinished(deps, _fix_request(received), why)
 
 
 async def reply_help(deps: Deps, received: Received) -> JobResult:
@@ -115,4 +124,4 @@ def _is_bot(payload: IssueCommentPayload) -> bool:
     return user.type == "Bot" or user.login.endswith("[bot]")
 
 
-JOBS = (job(fix_pr), job(reply_help))
+JOBS = (job(fix_pr, unfinished=fix_pr_unfinished), job(reply_help))

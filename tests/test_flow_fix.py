@@ -19,7 +19,7 @@ from agents.usage import Usage
 from bot.branch_policy import decide_branch_policy
 from bot.config import load_settings
 from bot.deps import Deps
-from bot.flow_fix import FixRequest, fix_pull_request
+from bot.flow_fix import FixRequest, fix_pull_request, report_unfinished
 from bot.flow_report import Facts, failed_summary, outcome_summary
 from bot.github import GitHubApp
 from bot.github_values import PullRequest
@@ -244,3 +244,23 @@ async def test_bots_are_ignored_and_a_closed_pr_is_refused_politely(
     (reply,) = github_sim.repo_state(OWNER, NAME)["comments"]
     assert "open pull requests only" in reply["body"]
     assert not github_sim.repo_state(OWNER, NAME)["check_runs"]
+
+
+@pytest.mark.bwrap
+async def test_a_job_that_ended_without_its_report_fails_the_check_run_and_replies_once(
+    deps: Deps, github_sim: GitHubSim, llm_sim: LLMSim, tmp_path: Path
+) -> None:
+    number, installation = _setup(github_sim, tmp_path)
+    llm_sim.set_script([{"match": {"agent": "fixer"}, "content": "no idea", "repeat": True}])
+    request = _request(number, installation, instructions="do it", comment_id=10**9)
+    await fix_pull_request(deps, request)
+    why = "an internal error (KeyError) stopped the job; the worker's log has it under delivery d"
+    await report_unfinished(deps, request, why)
+    await report_unfinished(deps, request, why)
+    state = github_sim.repo_state(OWNER, NAME)
+    (check,) = state["check_runs"]
+    assert check["conclusion"] == "failure"
+    assert "KeyError" in check["output"]["summary"]
+    replies = [c for c in state["comments"] if str(c["user"]).endswith("[bot]")]
+    assert len(replies) == 1
+    assert "KeyError" in replies[0]["body"]
