@@ -94,6 +94,9 @@ class WorkerSettings:
     job_serializer = staticmethod(serialize)
     job_deserializer = staticmethod(deserialize)
     allow_abort_jobs = True
+    # arq's default 0.5 s poll was half of an `@app help` reply's latency (bench/e2e_latency.py);
+    # an idle worker asking Redis ten times a second costs next to nothing.
+    poll_delay = 0.1
 
 
 _OPTIONS: Final = (
@@ -106,6 +109,7 @@ _OPTIONS: Final = (
     "job_serializer",
     "job_deserializer",
     "allow_abort_jobs",
+    "poll_delay",
 )
 
 
