@@ -10,37 +10,35 @@ retried job re-sends the same report instead of publishing again.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Final
 
-from redis.asyncio import Redis
-
-from agents.fixer import Fixer, FixResult, FixTask
-from agents.llm import LLM, BudgetedModel
+from agents.fixer import FixTask
+from agents.llm import BudgetedModel
 from agents.usage import TokenBudget
-from bot.config import Settings
 from bot.deps import Deps
 from bot.errors import ConfigError, Permanent
+from bot.flow_common import (
+    already,
+    check_run,
+    known_check,
+    repo_config,
+    run_fixer,
+    store,
+    stored,
+)
 from bot.flow_report import Facts, FixSummary, failed_summary, outcome_summary, refusal_reply
 from bot.gates import Timings, pass_gates
 from bot.github import InstallationClient
 from bot.github_retry import GitHubNotFound
-from bot.github_values import CheckRunRef, PullRequest, hidden_marker
-from bot.pipeline import Outcome, artifacts_discarded, finish
+from bot.github_values import PullRequest, hidden_marker
+from bot.pipeline import Outcome, finish
 from bot.publish_github import GitHubPublisher, HeadMoved, fix_target
-from bot.repo_config import CONFIG_PATHS, ConfigOutcome, parse_repo_config
-from bot.verify import Verification, run_checks
-from bot.workspace import Workspace
-from sandbox import Command, CommandPolicy, Sandbox, open_sandbox
-from sandbox.checks import read_checks
-from sandbox.policy import DEFAULT_PATTERNS
 
-__all__ = ["CHECK_NAME", "PERMISSIONS", "FixRequest", "fix_pull_request"]
+__all__ = ["CHECK_NAME", "PERMISSIONS", "FixRequest", "fix_pull_request", "report_unfinished"]
 
 log = logging.getLogger("ambient.flow.fix")
 
@@ -56,8 +54,6 @@ PERMISSIONS: Final[Mapping[str, str]] = {
 }
 WRITE_ROLES: Final = frozenset({"write", "maintain", "admin"})
 MAX_LOG_CHARS: Final = 20_000
-REPORT_TTL_S: Final = 7 * 24 * 3600
-COMMAND_TIMEOUT_S: Final = 600.0
 DEFAULT_TASK: Final = "Make the failing checks of this pull request pass."
 
 
@@ -103,14 +99,16 @@ async def fix_pull_request(deps: Deps, request: FixRequest) -> dict[str, object]
         said = f"#{pull.number} is {pull.state}; I fix open pull requests only. Nothing was run."
         await gh.find_or_create_comment(request.number, marker, said)
         return {"status": "refused", "reason": said}
-    check = await _check_run(deps.redis, gh, request.job_id, pull.head_sha)
-    summary = await _stored(deps.redis, request.job_id)
+    check = await check_run(
+        deps.redis, gh, request.job_id, pull.head_sha, CHECK_NAME, "Fixing this pull request"
+    )
+    summary = await stored(deps.redis, request.job_id)
     if summary is None:
         try:
             summary = await _work(deps, gh, request, pull)
         except Permanent as exc:
             summary = failed_summary(str(exc), check.url)
-        await deps.redis.set(_key(request.job_id, "report"), _dump(summary), ex=REPORT_TTL_S)
+        await store(deps.redis, request.job_id, summary)
     await gh.update_check_run(
         check, title=summary.title, summary=summary.text, conclusion=summary.conclusion
     )
@@ -127,54 +125,14 @@ async def report_unfinished(deps: Deps, request: FixRequest, reason: str) -> Non
         request.installation_id, request.owner, request.repo, PERMISSIONS
     )
     summary = failed_summary(reason, "")
-    known = await deps.redis.get(_key(request.job_id, "check"))
-    if known is not None:
-        ident, _, url = (known.decode() if isinstance(known, bytes) else str(known)).partition(" ")
-        check = CheckRunRef(int(ident), url)
+    check = await known_check(deps.redis, request.job_id)
+    if check is not None:
         await gh.update_check_run(
             check, title=summary.title, summary=summary.text, conclusion=summary.conclusion
         )
     await gh.find_or_create_comment(
         request.number, hidden_marker(f"job:{request.job_id}"), summary.reply
     )
-
-
-def _key(job_id: str, what: str) -> str:
-    return f"ambient:fix:{job_id}:{what}"
-
-
-def _dump(summary: FixSummary) -> str:
-    return json.dumps(asdict(summary))
-
-
-async def _stored(redis: Redis, job_id: str) -> FixSummary | None:
-    raw = await redis.get(_key(job_id, "report"))
-    return None if raw is None else FixSummary(**json.loads(raw))
-
-
-async def _check_run(
-    redis: Redis, gh: InstallationClient, job_id: str, head_sha: str
-) -> CheckRunRef:
-    """The job's check run: created once, found again by a retried job."""
-    key = _key(job_id, "check")
-    known = await redis.get(key)
-    if known is not None:
-        ident, _, url = (known.decode() if isinstance(known, bytes) else str(known)).partition(" ")
-        return CheckRunRef(int(ident), url)
-    check = await gh.create_check_run(
-        CHECK_NAME, head_sha, title="Fixing this pull request", summary="Ambient is working on it."
-    )
-    await redis.set(key, f"{check.id} {check.url}", ex=REPORT_TTL_S)
-    return check
-
-
-async def _repo_config(gh: InstallationClient, default_branch: str) -> ConfigOutcome:
-    """The repository config from the default branch (never the PR head), or the defaults."""
-    for path in CONFIG_PATHS:
-        content = await gh.read_file(path, default_branch)
-        if content is not None:
-            return parse_repo_config(content.decode("utf-8", "replace"), path)
-    return parse_repo_config("", CONFIG_PATHS[0])
 
 
 async def _failing_logs(gh: InstallationClient, sha: str) -> str:
@@ -192,7 +150,7 @@ async def _work(
     timings = Timings()
     started = time.monotonic()
     repo = await gh.get_repo()
-    config = await _repo_config(gh, repo.default_branch)
+    config = await repo_config(gh, repo.default_branch)
     policy = None if pull.from_fork else await gh.branch_policy(pull.head_ref)
     target = fix_target(pull, policy, config.config.push_to_pr_branch)
     logs = await _failing_logs(gh, pull.head_sha)
@@ -213,7 +171,7 @@ async def _work(
         started = time.monotonic()
         # Each job has its own token budget around the worker's shared model.
         model = BudgetedModel(deps.model, TokenBudget(settings.llm_job_tokens))
-        result = await _fix(model, settings, config, task, workspace, worktree)
+        result = await run_fixer(model, settings, config, task, workspace, worktree)
         timings.add("fix", started)
         if result.proposal is None or result.verification is None:
             last = result.rounds[-1].detail if result.rounds else "no round ran"
@@ -226,7 +184,7 @@ async def _work(
             result.proposal,
             worktree,
             options=config.config.gate_options(),
-            verify=lambda _path: _already(verified),
+            verify=lambda _path: already(verified),
             diff_of=workspace.diff,
             timings=timings,
             verified=verified,
@@ -250,37 +208,3 @@ async def _work(
         outcome = await finish(gated, workspace, worktree, publisher, 1, timings)
     log.info("fix finished", extra={"fate": outcome.fate, "timings": timings.stages})
     return outcome_summary(outcome, facts, publisher.published)
-
-
-async def _fix(
-    model: LLM,
-    settings: Settings,
-    config: ConfigOutcome,
-    task: FixTask,
-    workspace: Workspace,
-    worktree: Path,
-) -> FixResult:
-    """The fixer's loop, each round verified by the repository's checks in the sandbox."""
-    checks = read_checks(worktree)
-    verify = config.config.verify
-    lines = tuple(verify.commands) or tuple(checks.commands)
-    policy = CommandPolicy((*DEFAULT_PATTERNS, *checks.allow, *verify.allow), "repository")
-    commands = [Command.parse(line, timeout_s=COMMAND_TIMEOUT_S) for line in lines]
-    async with open_sandbox(
-        settings.sandbox, worktree, policy=policy, image=settings.sandbox_image
-    ) as box:
-        return await Fixer(model, policy=config.config.path_policy()).fix(
-            FixTask(task.instructions, task.log, task.touched, lines),
-            worktree,
-            verify=lambda: _checked(worktree, box, commands),
-            reset=lambda: workspace.reset(worktree),
-        )
-
-
-async def _checked(worktree: Path, box: Sandbox, commands: list[Command]) -> Verification:
-    async with artifacts_discarded(worktree):
-        return await run_checks(box, commands)
-
-
-async def _already(verification: Verification) -> Verification:
-    return verification

@@ -6,7 +6,9 @@ import logging
 from typing import Final
 
 from bot.deps import Deps
+from bot.errors import WebhookMalformed
 from bot.events import Event, get_int, get_str
+from bot.flow_ci import CiRequest, fix_ci_failure, made_by_ambient, report_unfinished
 from bot.jobs import JobResult, Received, expect, job
 from bot.payloads import CheckSuitePayload, WorkflowRunPayload
 from bot.routing import RouteContext, Routed, spec_for
@@ -33,26 +35,55 @@ def route(event: Event, context: RouteContext) -> Routed | None:
     head_sha = get_str(event.payload, subject, "head_sha")
     if repo_id is None or not head_sha:
         return Routed.ignore(f"{subject} has no repository or head_sha")
+    branch = get_str(event.payload, subject, "head_branch") or ""
+    message = get_str(event.payload, subject, "head_commit", "message") or ""
     spec = spec_for(
         event,
         "fix_ci",
         f"ci:{repo_id}:{head_sha}",
         head_sha=head_sha,
-        branch=get_str(event.payload, subject, "head_branch") or "",
+        branch=branch,
+        # Only the verdict travels: the commit message itself may be long.
+        ambient_head="yes" if made_by_ambient(branch, message) else "",
     )
     return Routed(jobs=(spec,))
 
 
-async def fix_ci(deps: Deps, received: Received) -> JobResult:
-    """Locate the cause of a CI failure and propose a verified fix."""
+def _ci_request(received: Received) -> CiRequest:
     payload = received.payload
     if isinstance(payload, CheckSuitePayload):
         head_sha, branch = payload.check_suite.head_sha, payload.check_suite.head_branch
     else:
         run = expect(received, WorkflowRunPayload).workflow_run
         head_sha, branch = run.head_sha, run.head_branch
-    log.info("ci failure", extra={"head_sha": head_sha, "branch": branch})
-    return {"status": "received", "head_sha": head_sha}
+    repository = payload.repository
+    installation = received.spec.installation_id or (
+        payload.installation.id if payload.installation else None
+    )
+    if repository is None or installation is None:
+        raise WebhookMalformed(f"{received.spec.event} without a repository or an installation")
+    return CiRequest(
+        job_id=received.spec.job_id,
+        installation_id=installation,
+        owner=repository.owner.login,
+        repo=repository.name,
+        repo_id=repository.id,
+        head_sha=head_sha,
+        branch=branch or "",
+        ambient_head=received.spec.option("ambient_head") == "yes",
+    )
 
 
-JOBS = (job(fix_ci),)
+async def fix_ci(deps: Deps, received: Received) -> JobResult:
+    """Locate the cause of a CI failure and propose a verified fix (see `bot.flow_ci`)."""
+    request = _ci_request(received)
+    log.info("ci failure", extra={"head_sha": request.head_sha, "branch": request.branch})
+    return await fix_ci_failure(deps, request)
+
+
+async def fix_ci_unfinished(deps: Deps, received: Received, why: str) -> None:
+    """Report a CI fix job that ended without its own report (see `bot.jobs.job`)."""
+    await report_unfinished(deps, _ci_request(received), why)
+
+
+JOBS = (job(fix_ci, unfinished=fix_ci_unfinished),)
