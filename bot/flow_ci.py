@@ -14,17 +14,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Final
 
 from redis.asyncio import Redis
 
 from agents.context import read_repo
-from agents.fixer import FixRound, FixTask
-from agents.hot_paths import HotPath, hot_paths
+from agents.fixer import FixTask
+from agents.hot_paths import hot_paths
 from agents.llm import BudgetedModel
-from agents.proposal import Proposal
 from agents.usage import TokenBudget
+from bot.ci_report import Diagnosis, not_fixed, not_reproduced, tried_text
 from bot.deps import Deps
 from bot.errors import ConfigError, Permanent
 from bot.flow_common import (
@@ -42,26 +41,20 @@ from bot.flow_fix import PERMISSIONS
 from bot.flow_report import Facts, FixSummary, failed_summary, outcome_summary
 from bot.gates import Timings, pass_gates
 from bot.github import InstallationClient
-from bot.github_values import FileChange, JobLog
+from bot.github_values import JobLog
 from bot.pipeline import finish
-from bot.publish_github import Published
-from bot.publish_local import Publication, commit_message
+from bot.publish_ci import CiPublisher
 from bot.repo_config import ConfigOutcome
 from bot.verify import Verification
-from bot.workspace import Workspace
 from sandbox import open_sandbox
 
 __all__ = [
     "CHECK_NAME",
-    "CiPublisher",
     "CiRequest",
-    "Diagnosis",
     "attempts_key",
-    "ci_fix_branch",
     "fix_ci_failure",
     "made_by_ambient",
     "report_unfinished",
-    "tried_text",
 ]
 
 log = logging.getLogger("ambient.flow.ci")
@@ -231,13 +224,13 @@ async def _work(
         timings.add("reproduce", started)
         diagnosis = Diagnosis(request.branch, request.head_sha, logs, hot, before)
         if before.ok:
-            return _not_reproduced(diagnosis)
+            return not_reproduced(diagnosis)
         task = FixTask(TASK, _joined(logs) + _reproduced(before))
         model = BudgetedModel(deps.model, TokenBudget(settings.llm_job_tokens))
         result = await run_fixer(model, settings, config, task, workspace, worktree)
         timings.add("fix", started)
         if result.proposal is None or result.verification is None:
-            return _not_fixed(diagnosis, tried_text(result.rounds))
+            return not_fixed(diagnosis, tried_text(result.rounds))
         verified = result.verification
         gated = await pass_gates(
             result.proposal,
@@ -262,152 +255,3 @@ def _reproduced(before: Verification) -> str:
     if failing is None:
         return ""
     return f"\n\n## reproduced in the sandbox: {failing.command}\n{failing.output_tail}"
-
-
-def _not_reproduced(diagnosis: Diagnosis) -> FixSummary:
-    text = (
-        f"The failing CI jobs ({diagnosis.jobs()}) do not fail in the sandbox at "
-        f"{diagnosis.head_sha[:7]}, so there is nothing to verify a fix against; no pull "
-        f"request was opened.\n\n{diagnosis.before_text()}"
-    )
-    return FixSummary("neutral", "CI failure not reproduced", text, text.splitlines()[0])
-
-
-def _not_fixed(diagnosis: Diagnosis, tried: str) -> FixSummary:
-    text = "\n".join(
-        [
-            f"No fix verified for {diagnosis.jobs()} at {diagnosis.head_sha[:7]}; "
-            "no pull request was opened.",
-            "",
-            "**What was tried:**",
-            tried,
-            "",
-            diagnosis.before_text(),
-            diagnosis.hot_text(),
-        ]
-    )
-    return FixSummary("failure", "No verified fix", text, text.splitlines()[0])
-
-
-def ci_fix_branch(branch: str, sha: str) -> str:
-    """The branch a fix of `branch` failing at `sha` lives on (the same for every retry)."""
-    return f"ambient/ci-fix/{branch}-{sha[:7]}"
-
-
-def _fenced(text: str, limit: int = 2000) -> str:
-    # A tilde fence: test output often holds backtick fences of its own.
-    return f"~~~~text\n{text[-limit:].rstrip()}\n~~~~"
-
-
-@dataclass(frozen=True, slots=True)
-class Diagnosis:
-    """What is known of one failure: the failed jobs, the files their logs point at, and the
-    checks in the sandbox before (failing) and after the fix (passing)."""
-
-    branch: str
-    head_sha: str
-    logs: tuple[JobLog, ...]
-    hot: tuple[HotPath, ...]
-    before: Verification
-    after: Verification | None = None
-
-    def jobs(self) -> str:
-        """The failed jobs, by name."""
-        return ", ".join(f"`{j.name}`" for j in self.logs) or "no job log was readable"
-
-    def hot_text(self) -> str:
-        """The files the logs point at, with lines."""
-        spots = [f"`{h.path}`" + (f" (line {h.lines[0]})" if h.lines else "") for h in self.hot]
-        return f"**Where the logs point:** {', '.join(spots[:8])}" if spots else ""
-
-    def before_text(self) -> str:
-        """The failing output, as the sandbox reproduced it."""
-        failing = self.before.failed
-        tail = _fenced(failing.output_tail) if failing else ""
-        return "\n".join(["**Before** (in the sandbox):", self.before.summary(), tail])
-
-    def after_text(self) -> str:
-        """The passing output after the fix."""
-        if self.after is None:
-            return ""
-        runs = self.after.runs
-        tail = _fenced(runs[-1].output_tail, 1200) if runs else ""
-        return "\n".join(["**After** (in the sandbox, no network):", self.after.summary(), tail])
-
-
-def tried_text(rounds: tuple[FixRound, ...]) -> str:
-    """One line per round of the fixer: what it did and what became of it."""
-    lines = [f"- round {r.number}: {r.outcome}: {r.detail[:300]}" for r in rounds]
-    return "\n".join(lines) or "- no round ran"
-
-
-def pull_body(diagnosis: Diagnosis, proposal: Proposal) -> str:
-    """The PR's body: root-cause analysis, the failing output before, the passing one after."""
-    why = "\n\n".join(p for p in (proposal.description, proposal.rationale) if p)
-    return "\n\n".join(
-        part
-        for part in (
-            f"CI failed on `{diagnosis.branch}` at {diagnosis.head_sha[:7]} "
-            f"(failed jobs: {diagnosis.jobs()}).",
-            f"## Root cause\n\n{why}",
-            diagnosis.hot_text(),
-            diagnosis.before_text(),
-            diagnosis.after_text(),
-        )
-        if part
-    )
-
-
-class CiPublisher:
-    """Publishes the one gated proposal of a CI fix as a branch and a PR into the failing
-    branch (the `Publisher` protocol); a retried job reuses the branch and finds the PR."""
-
-    def __init__(
-        self, gh: InstallationClient, workspace: Workspace, diagnosis: Diagnosis, *, draft: bool
-    ) -> None:
-        self._gh = gh
-        self._workspace = workspace
-        self._diagnosis = diagnosis
-        self._draft = draft
-        self.published: Published | None = None
-
-    async def publish(
-        self, proposal: Proposal, source_repo: Path, worktree: Path, diff: str, number: int
-    ) -> Publication:
-        """Commit what is staged in `worktree` (signed by GitHub) on the fix branch, open the
-        PR, and ask the CODEOWNERS of the changed files to review."""
-        d = self._diagnosis
-        branch = ci_fix_branch(d.branch, d.head_sha)
-        changes: dict[str, FileChange] = await self._workspace.changed_files(worktree)
-        sha, verified, url = await self._commit(branch, changes, commit_message(proposal))
-        title = f"Fix CI on {d.branch}: {proposal.title}"[:200]
-        opened, _ = await self._gh.open_pull_request(
-            branch, d.branch, title, pull_body(d, proposal), draft=self._draft
-        )
-        owners = await self._gh.request_codeowner_reviews(
-            opened.number, d.branch, sorted(changes), ""
-        )
-        reviewers = tuple(owners.users) + tuple(f"@{t}" for t in owners.teams)
-        self.published = Published(
-            "pull-request",
-            branch,
-            sha,
-            verified,
-            url or opened.url,
-            opened.number,
-            opened.url,
-            reviewers,
-        )
-        return Publication(branch, sha, url=opened.url)
-
-    async def _commit(
-        self, branch: str, changes: dict[str, FileChange], message: str
-    ) -> tuple[str, bool, str]:
-        existing = await self._gh.branch_sha(branch)
-        if existing is not None:
-            # A retried job finds the branch it made before: the same fix, so it is reused.
-            return existing, True, ""
-        result = await self._gh.publish_commit(
-            self._diagnosis.head_sha, branch, changes, message, create_branch=True
-        )
-        return result.sha, result.verified, result.url

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.flow_ci import CHECK_NAME, ci_fix_branch
+from bot.ci_report import ci_fix_branch
+from bot.flow_ci import CHECK_NAME
 from tests.fixtures.app_processes import AppProcesses, wait_until
 from tests.fixtures.llm_sim import LLMSim
 from tests.sim.github_client import GitHubSim

@@ -17,19 +17,16 @@ import redis.asyncio
 from agents.fixer import FixRound
 from agents.llm import OpenAIModel
 from agents.proposal import Proposal
+from bot.ci_report import Diagnosis, ci_fix_branch, pull_body, tried_text
 from bot.config import load_settings
 from bot.deps import Deps
 from bot.flow_ci import (
     CHECK_NAME,
     CiRequest,
-    Diagnosis,
     attempts_key,
-    ci_fix_branch,
     fix_ci_failure,
     made_by_ambient,
-    pull_body,
     report_unfinished,
-    tried_text,
 )
 from bot.github import GitHubApp
 from bot.github_values import JobLog
