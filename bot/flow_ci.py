@@ -27,7 +27,6 @@ from bot.ci_report import Diagnosis, not_fixed, not_reproduced, tried_text
 from bot.deps import Deps
 from bot.errors import ConfigError, Permanent
 from bot.flow_common import (
-    already,
     check_run,
     checked,
     checks_of,
@@ -236,7 +235,6 @@ async def _work(
             result.proposal,
             worktree,
             options=config.config.gate_options(),
-            verify=lambda _path: already(verified),
             diff_of=workspace.diff,
             timings=timings,
             verified=verified,

@@ -32,7 +32,6 @@ __all__ = [
     "COMMAND_TIMEOUT_S",
     "REPORT_TTL_S",
     "Checks",
-    "already",
     "check_run",
     "checked",
     "checks_of",
@@ -138,8 +137,3 @@ async def checked(worktree: Path, box: Sandbox, commands: tuple[Command, ...]) -
     """Run `commands` in `box`; whatever they write in `worktree` is discarded afterwards."""
     async with artifacts_discarded(worktree):
         return await run_checks(box, commands)
-
-
-async def already(verification: Verification) -> Verification:
-    """A verification already made, as the gates' `verify` step (it is not run twice)."""
-    return verification

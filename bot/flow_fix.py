@@ -22,7 +22,6 @@ from agents.usage import TokenBudget
 from bot.deps import Deps
 from bot.errors import ConfigError, Permanent
 from bot.flow_common import (
-    already,
     check_run,
     known_check,
     repo_config,
@@ -184,7 +183,6 @@ async def _work(
             result.proposal,
             worktree,
             options=config.config.gate_options(),
-            verify=lambda _path: already(verified),
             diff_of=workspace.diff,
             timings=timings,
             verified=verified,

@@ -79,16 +79,18 @@ async def pass_gates(
     worktree: Path,
     *,
     options: GateOptions,
-    verify: Verify,
     diff_of: Diff,
     timings: Timings,
+    verify: Verify | None = None,
     verified: Verification | None = None,
 ) -> Gated:
     """Run the gates on `proposal` in `worktree` (which it changes when it applies).
 
-    `verified` is passed when the proposal is already applied and verified there (the fixer's
-    result), so it is not applied or run again.
+    Give `verify` to apply and verify the proposal here, or `verified` when it is already
+    applied and verified in `worktree` (the fixer's result), so nothing runs twice.
     """
+    if (verify is None) == (verified is None):
+        raise ValueError("pass_gates takes exactly one of verify and verified")
     if verified is None:
         started = time.monotonic()
         applied = await apply(worktree, proposal.diff, policy=options.path_policy)
@@ -105,10 +107,12 @@ async def pass_gates(
     if not scan.clean:
         return Gated(proposal, "blocked-secret", scan.summary(), diff, scan=scan)
     verification = verified
-    if verification is None:
+    if verification is None and verify is not None:
         started = time.monotonic()
         verification = await verify(worktree)
         timings.add("verify", started)
+    if verification is None:
+        raise ValueError("pass_gates has nothing to verify with")
     unverified = not verification.ok
     if unverified and not options.allow_unverified:
         failed = verification.failed

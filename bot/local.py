@@ -201,7 +201,6 @@ async def local_fix(run: LocalRun, model: LLM, task: FixTask) -> Report:
                 result.proposal,
                 worktree,
                 options=run.config.gates,
-                verify=lambda _path: _already(verified),
                 diff_of=workspace.diff,
                 timings=timings,
                 verified=verified,
@@ -220,7 +219,3 @@ async def local_fix(run: LocalRun, model: LLM, task: FixTask) -> Report:
 async def _checked(worktree: Path, box: Sandbox, commands: list[Command]) -> Verification:
     async with artifacts_discarded(worktree):
         return await run_checks(box, commands)
-
-
-async def _already(verification: Verification) -> Verification:
-    return verification
