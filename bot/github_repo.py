@@ -123,6 +123,12 @@ class RepoReads:
         pulls = (pull_from_json(item) for item in items)
         return next((p for p in pulls if p.head_ref == head and not p.from_fork), None)
 
+    async def open_pull_heads(self) -> tuple[str, ...]:
+        """The head branches of this repository's open PRs (forks' PRs left out)."""
+        items = await self._api.pages("list open pull requests", f"{self._root}/pulls")
+        pulls = (pull_from_json(item) for item in items)
+        return tuple(p.head_ref for p in pulls if p.state == "open" and not p.from_fork)
+
     async def pull_files(self, number: int) -> tuple[str, ...]:
         """Paths a PR changes (GitHub lists at most 3000)."""
         call = f"list files of pull request #{number}"

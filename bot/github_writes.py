@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -28,7 +29,29 @@ from bot.github_values import (
     pull_from_json,
 )
 
-__all__ = ["RepoWrites"]
+__all__ = ["IssueText", "RepoWrites"]
+
+
+@dataclass(frozen=True, slots=True)
+class IssueText:
+    """An issue's number, title, body, state and author, as the dashboard needs them."""
+
+    number: int
+    title: str
+    body: str
+    state: str
+    author: str
+
+
+def _issue_text(data: Mapping[str, Any]) -> IssueText:
+    user = data.get("user") or {}
+    return IssueText(
+        int(data["number"]),
+        str(data.get("title") or ""),
+        str(data.get("body") or ""),
+        str(data.get("state") or "open"),
+        str(user.get("login") or ""),
+    )
 
 
 class RepoWrites(RepoReads):
@@ -229,3 +252,18 @@ class RepoWrites(RepoReads):
         owners_file = await self.codeowners(base_ref)
         exclude = [author, *([self.bot_login] if self.bot_login else [])]
         return await self.request_reviewers(number, reviewers_for(owners_file, paths, exclude))
+
+    async def get_issue(self, number: int) -> IssueText:
+        """Issue `number` (`GitHubNotFound` when it does not exist)."""
+        return _issue_text(await self._json(f"get issue #{number}", "GET", f"/issues/{number}"))
+
+    async def create_issue(self, title: str, body: str) -> IssueText:
+        """Open an issue; the caller remembers its number (a retry would open another)."""
+        request = {"title": title, "body": body}
+        return _issue_text(await self._json("create issue", "POST", "/issues", json=request))
+
+    async def update_issue(self, number: int, *, body: str, state: str = "open") -> IssueText:
+        """Replace issue `number`'s body (and set its state): the same call twice is one edit."""
+        request = {"body": body, "state": state}
+        path = f"/issues/{number}"
+        return _issue_text(await self._json(f"update issue #{number}", "PATCH", path, json=request))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import WebhookMalformed
 
@@ -21,6 +21,7 @@ __all__ = [
     "IssuesPayload",
     "Payload",
     "PushPayload",
+    "SweepPayload",
     "WorkflowRunPayload",
     "parse_payload",
 ]
@@ -134,6 +135,13 @@ class InstallationPayload(Payload):
     repositories_removed: list[dict[str, object]] = []
 
 
+class SweepPayload(Payload):
+    """The weekly cron's own body for one repository (no webhook carries it)."""
+
+    full_name: str = Field(pattern=r"^[^/\s]+/[^/\s]+$")
+    installation: Installation
+
+
 _MODELS: Final[dict[str, type[Payload]]] = {
     "issue_comment": IssueCommentPayload,
     "issues": IssuesPayload,
@@ -142,6 +150,7 @@ _MODELS: Final[dict[str, type[Payload]]] = {
     "push": PushPayload,
     "installation": InstallationPayload,
     "installation_repositories": InstallationPayload,
+    "sweep": SweepPayload,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar, Final
 
+from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Worker
 from prometheus_client import start_http_server
@@ -18,6 +19,7 @@ from bot.jobs import MAX_TRIES
 from bot.queue import deserialize, serialize
 from bot.workspace import reap_stale
 from handlers import JOBS
+from handlers.sweep import weekly_sweep
 from sandbox import reap_orphans
 
 __all__ = ["WorkerSettings", "create_worker"]
@@ -86,6 +88,9 @@ class WorkerSettings:
     """arq settings; `create_worker` fills in Redis and the Settings for one process."""
 
     functions: ClassVar = list(JOBS)
+    # Monday 06:00 UTC; `unique` keeps two workers from both running it (the per-week job ids
+    # of `sweep_repo` make a second run enqueue nothing anyway).
+    cron_jobs: ClassVar = [cron(weekly_sweep, weekday=0, hour=6, minute=0, unique=True)]
     on_startup = staticmethod(on_startup)
     on_shutdown = staticmethod(on_shutdown)
     job_timeout = JOB_TIMEOUT_S
@@ -101,6 +106,7 @@ class WorkerSettings:
 
 _OPTIONS: Final = (
     "functions",
+    "cron_jobs",
     "on_startup",
     "on_shutdown",
     "job_timeout",

@@ -3,20 +3,39 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from typing import Final
+import zlib
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any, Final
+
+from arq.connections import ArqRedis
+from redis.asyncio import Redis
 
 from bot.deps import Deps
+from bot.errors import WebhookMalformed
 from bot.events import Event, get_bool, get_int, get_str
+from bot.flow_sweep import SweepRequest, approve_from_dashboard, sweep_repository
 from bot.jobs import JobResult, Received, expect, job
-from bot.payloads import IssueCommentPayload, IssuesPayload, PushPayload
+from bot.payloads import IssueCommentPayload, IssuesPayload, PushPayload, SweepPayload
+from bot.publish_sweep import DASHBOARD_TITLE
+from bot.queue import JobSpec
 from bot.routing import RouteContext, Routed, spec_for
 
-__all__ = ["DASHBOARD_TITLE", "JOBS", "route"]
+__all__ = [
+    "DASHBOARD_TITLE",
+    "JOBS",
+    "installed_repositories",
+    "route",
+    "sweep_jobs",
+    "weekly_sweep",
+]
 
 log = logging.getLogger("ambient.handlers.sweep")
 
-DASHBOARD_TITLE: Final = "Ambient quality dashboard"
+#: The cron's jobs start spread over this many seconds.
+SPREAD_S: Final = 3600
 
 
 def _route_push(event: Event) -> Routed:
@@ -82,22 +101,111 @@ async def note_push(deps: Deps, received: Received) -> JobResult:
     return {"status": "done", "hot_files": len(files)}
 
 
+def _sweep_request(received: Received) -> SweepRequest:
+    payload = received.payload
+    if isinstance(payload, SweepPayload):
+        full_name, installation = payload.full_name, payload.installation.id
+    elif payload.repository is not None and payload.installation is not None:
+        full_name, installation = payload.repository.full_name, payload.installation.id
+    else:
+        raise WebhookMalformed(f"{received.spec.event} names no repository or installation")
+    owner, name = full_name.split("/", 1)
+    trigger = received.spec.option("trigger", "cron")
+    day = received.spec.option("day")
+    return SweepRequest(
+        received.spec.job_id,
+        installation,
+        owner,
+        name,
+        trigger,
+        date.fromisoformat(day) if day else None,
+    )
+
+
 async def sweep_repo(deps: Deps, received: Received) -> JobResult:
     """Run the quality sweep on the repository's default branch."""
-    payload = received.payload
-    repository = payload.repository.full_name if payload.repository else None
-    trigger = received.spec.option("trigger", "cron")
-    if isinstance(payload, IssueCommentPayload):
-        log.info("sweep requested", extra={"trigger": trigger, "by": payload.comment.user.login})
-    return {"status": "received", "repository": repository, "trigger": trigger}
+    request = _sweep_request(received)
+    if isinstance(received.payload, IssueCommentPayload):
+        log.info("sweep requested", extra={"by": received.payload.comment.user.login})
+    return await sweep_repository(deps, request)
+
+
+def _body_before(payload: IssuesPayload) -> str | None:
+    """The body before the edit, as `changes.body.from` says (None: the body did not change)."""
+    change = (payload.changes or {}).get("body")
+    before = change.get("from") if isinstance(change, dict) else None
+    return before if isinstance(before, str) else None
 
 
 async def dashboard_edited(deps: Deps, received: Received) -> JobResult:
     """Open the PRs whose boxes a maintainer ticked on the dashboard issue."""
     payload = expect(received, IssuesPayload)
-    ticked = (payload.issue.body or "").count("- [x]")
-    log.info("dashboard edited", extra={"issue": payload.issue.number, "ticked": ticked})
-    return {"status": "received", "ticked": ticked}
+    if payload.repository is None or payload.installation is None or payload.sender is None:
+        raise WebhookMalformed(f"{received.spec.event} names no repository, installation or sender")
+    before = _body_before(payload)
+    if before is None:
+        return {"status": "ignored", "reason": "the edit did not change the body"}
+    repository = payload.repository
+    return await approve_from_dashboard(
+        deps,
+        payload.installation.id,
+        repository.owner.login,
+        repository.name,
+        payload.issue.number,
+        payload.sender.login,
+        before,
+    )
+
+
+def sweep_jobs(repos: Iterable[tuple[int, str]], today: date) -> list[tuple[JobSpec, str, float]]:
+    """The cron's jobs for `(installation id, full name)` pairs: (spec, body, defer seconds).
+
+    The job id names the ISO week, so a second cron run in the same week (another worker, a
+    restart) enqueues nothing new; each repository's start is spread over `SPREAD_S` by a
+    stable hash of its name, so one installation's repositories do not all start at once.
+    """
+    year, week, _ = today.isocalendar()
+    period = f"{year}-W{week:02d}"
+    jobs: list[tuple[JobSpec, str, float]] = []
+    for installation, full_name in sorted(set(repos)):
+        spec = JobSpec(
+            function="sweep_repo",
+            job_id=f"sweep:{full_name}:{period}",
+            event="sweep.cron",
+            delivery_id=f"cron:{period}",
+            repository=full_name,
+            installation_id=installation,
+            options=(("day", today.isoformat()), ("trigger", "cron")),
+        )
+        body = json.dumps({"full_name": full_name, "installation": {"id": installation}})
+        jobs.append((spec, body, float(zlib.crc32(full_name.encode()) % SPREAD_S)))
+    return jobs
+
+
+async def installed_repositories(redis: Redis) -> list[tuple[int, str]]:
+    """Every (installation id, repository) the installation bookkeeping knows."""
+    found: list[tuple[int, str]] = []
+    async for raw in redis.scan_iter(match="ambient:installation:*:repos"):
+        key = raw.decode() if isinstance(raw, bytes) else str(raw)
+        installation = int(key.split(":")[2])
+        async for name in redis.sscan_iter(key):
+            found.append((installation, name.decode() if isinstance(name, bytes) else str(name)))
+    return found
+
+
+async def weekly_sweep(ctx: dict[str, Any]) -> JobResult:
+    """The arq cron: enqueue one `sweep_repo` per installed repository for this ISO week."""
+    deps: Deps = ctx["deps"]
+    queue: ArqRedis = ctx["redis"]
+    jobs = sweep_jobs(await installed_repositories(deps.redis), datetime.now(UTC).date())
+    enqueued = 0
+    for spec, body, defer in jobs:
+        made = await queue.enqueue_job(
+            spec.function, spec.to_json(), body, _job_id=spec.job_id, _defer_by=defer
+        )
+        enqueued += made is not None
+    log.info("weekly sweep enqueued", extra={"repositories": len(jobs), "new": enqueued})
+    return {"status": "done", "repositories": len(jobs), "enqueued": enqueued}
 
 
 JOBS = (job(note_push), job(sweep_repo), job(dashboard_edited))
