@@ -32,6 +32,7 @@ SETTING_HINTS: Final[Mapping[str, str]] = {
     "llm_max_concurrency": "a whole number of concurrent model calls, 1 or more",
     "llm_timeout_s": "seconds to wait for one model answer",
     "llm_job_tokens": "the most model tokens one job (a sweep, a fix) may use; unset for no limit",
+    "job_timeout_s": "seconds one job may run; a job whose worker died runs again this much later",
     "sandbox": "docker or bwrap",
     "sandbox_image": "the sandbox image tag built by sandbox/image/build.sh",
     "workspace_root": "a writable directory for ephemeral clones",
@@ -60,6 +61,8 @@ class Settings(BaseSettings):
     llm_max_concurrency: int = Field(default=4, ge=1)
     llm_timeout_s: float = Field(default=120.0, gt=0)
     llm_job_tokens: int | None = Field(default=None, ge=1)
+    # Model-driven jobs take minutes, not arq's default 300 s.
+    job_timeout_s: int = Field(default=1800, ge=10)
     sandbox: Literal["docker", "bwrap"] = "docker"
     sandbox_image: str = "ambient-sandbox:latest"
     workspace_root: Path = Path(tempfile.gettempdir()) / "ambient-workspaces"

@@ -1,7 +1,8 @@
 """`@<app-slug> fix this` on a pull request: the GitHub twin of `bot.local.local_fix`.
 
-authorise → 👀 → check run → config from the default branch → clone at the PR head → fixer in
-the sandbox → gates → has the head moved? → publish → finish the check run → one reply.
+authorise → config from the default branch → the person's daily job limit → 👀 → check run →
+clone at the PR head → fixer in the sandbox → gates → has the head moved? → publish → finish
+the check run → one reply.
 
 Every step is safe to repeat: the reply and the check run are keyed by the job id, the fix
 branch name comes from the PR and its head, and the finished report is kept in Redis, so a
@@ -14,6 +15,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 from agents.fixer import FixTask
@@ -34,8 +36,10 @@ from bot.gates import Timings, pass_gates
 from bot.github import InstallationClient
 from bot.github_retry import GitHubNotFound
 from bot.github_values import PullRequest, hidden_marker
+from bot.limits import count_job, limit_reply
 from bot.pipeline import Outcome, finish
 from bot.publish_github import GitHubPublisher, HeadMoved, fix_target
+from bot.repo_config import ConfigOutcome
 
 __all__ = ["CHECK_NAME", "PERMISSIONS", "FixRequest", "fix_pull_request", "report_unfinished"]
 
@@ -88,6 +92,21 @@ async def fix_pull_request(deps: Deps, request: FixRequest) -> dict[str, object]
             request.number, marker, refusal_reply(request.commenter, role)
         )
         return {"status": "refused", "role": role}
+    repo = await gh.get_repo()
+    config = await repo_config(gh, repo.default_branch)
+    allowance = await count_job(
+        deps.redis,
+        repo.full_name,
+        request.commenter,
+        request.job_id,
+        config.config.limits.jobs_per_user_per_day,
+        datetime.now(UTC),
+    )
+    if not allowance.allowed:
+        await gh.find_or_create_comment(
+            request.number, marker, limit_reply(request.commenter, allowance)
+        )
+        return {"status": "refused", "reason": "daily job limit", "count": allowance.count}
     try:
         await gh.add_reaction("eyes", comment_id=request.comment_id)
     except GitHubNotFound:
@@ -104,7 +123,7 @@ async def fix_pull_request(deps: Deps, request: FixRequest) -> dict[str, object]
     summary = await stored(deps.redis, request.job_id)
     if summary is None:
         try:
-            summary = await _work(deps, gh, request, pull)
+            summary = await _work(deps, gh, request, pull, config)
         except Permanent as exc:
             summary = failed_summary(str(exc), check.url)
         await store(deps.redis, request.job_id, summary)
@@ -142,14 +161,16 @@ async def _failing_logs(gh: InstallationClient, sha: str) -> str:
 
 
 async def _work(
-    deps: Deps, gh: InstallationClient, request: FixRequest, pull: PullRequest
+    deps: Deps,
+    gh: InstallationClient,
+    request: FixRequest,
+    pull: PullRequest,
+    config: ConfigOutcome,
 ) -> FixSummary:
     if deps.model is None:
         raise ConfigError("no model is configured: set AMBIENT_LLM_BASE_URL and AMBIENT_LLM_MODEL")
     timings = Timings()
     started = time.monotonic()
-    repo = await gh.get_repo()
-    config = await repo_config(gh, repo.default_branch)
     policy = None if pull.from_fork else await gh.branch_policy(pull.head_ref)
     target = fix_target(pull, policy, config.config.push_to_pr_branch)
     logs = await _failing_logs(gh, pull.head_sha)

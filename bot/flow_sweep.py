@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final
 
@@ -31,6 +31,8 @@ from bot.flow_fix import PERMISSIONS, WRITE_ROLES
 from bot.gates import Timings
 from bot.git import run_git
 from bot.github import InstallationClient
+from bot.github_values import hidden_marker
+from bot.limits import count_job, limit_reply
 from bot.local import EMPTY_TREE, SandboxRunner
 from bot.pipeline import Outcome, PipelineConfig, process
 from bot.publish_sweep import SweepPublisher, approve_ticked, open_pulls, upsert_dashboard
@@ -59,6 +61,10 @@ class SweepRequest:
     trigger: str = "cron"
     #: The day the cron ran (None: started by hand); a monthly schedule sweeps in week one.
     day: date | None = None
+    #: Who asked by comment: their jobs count against `limits.jobs_per_user_per_day`.
+    requester: str = ""
+    #: The issue or pull request of that comment, where the reply goes when they are over it.
+    number: int = 0
 
 
 async def _client(deps: Deps, installation_id: int, owner: str, repo: str) -> InstallationClient:
@@ -125,6 +131,30 @@ def _not_due(config: ConfigOutcome, request: SweepRequest) -> str | None:
     return None
 
 
+async def _over_limit(
+    deps: Deps, gh: InstallationClient, request: SweepRequest, full_name: str, config: ConfigOutcome
+) -> dict[str, object] | None:
+    """Count a person's sweep against their day; over the limit, reply once and say so."""
+    if not request.requester:
+        return None
+    allowance = await count_job(
+        deps.redis,
+        full_name,
+        request.requester,
+        request.job_id,
+        config.config.limits.jobs_per_user_per_day,
+        datetime.now(UTC),
+    )
+    if allowance.allowed:
+        return None
+    if request.number:
+        marker = hidden_marker(f"job:{request.job_id}")
+        await gh.find_or_create_comment(
+            request.number, marker, limit_reply(request.requester, allowance)
+        )
+    return {"status": "refused", "reason": "daily job limit", "count": allowance.count}
+
+
 def _room(config: ConfigOutcome, open_heads: Sequence[str]) -> int:
     """How many PRs this sweep may open: its own cap, and Ambient's open-PR limit."""
     ours = sum(1 for head in open_heads if head.startswith("ambient/"))
@@ -139,6 +169,9 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
     skip = _not_due(config, request)
     if skip is not None:
         return {"status": "ignored", "reason": skip}
+    over = await _over_limit(deps, gh, request, repo.full_name, config)
+    if over is not None:
+        return over
     base_sha = await gh.branch_sha(repo.default_branch)
     if base_sha is None:
         return {"status": "ignored", "reason": f"{repo.default_branch} has no commit yet"}

@@ -26,11 +26,9 @@ __all__ = ["WorkerSettings", "create_worker"]
 
 log = logging.getLogger("ambient.worker")
 
-# Model-driven jobs take minutes, not arq's default 300 s; a failed one is retried a few
-# times at most (Retryable errors only: permanent failures return instead of raising).
+# The default of `Settings.job_timeout_s`; a failed job is retried a few times at most
+# (Retryable errors only: permanent failures return instead of raising).
 JOB_TIMEOUT_S: Final = 1800
-# Longer than any job may run, so a reaper never removes a live job's workspace.
-STALE_WORKSPACE_S: Final = 2 * JOB_TIMEOUT_S
 
 
 def _github_app(settings: Settings, redis: Any) -> GitHubApp | None:
@@ -69,7 +67,9 @@ async def on_startup(ctx: dict[str, Any]) -> None:
         except SandboxError as exc:
             # The engine may come up after the worker; jobs that verify fail until it does.
             log.warning("sandboxes not reaped: %s", exc)
-    await reap_stale(settings.workspace_root, older_than_s=STALE_WORKSPACE_S)
+    # Longer than any job may run, so a reaper never removes a live job's workspace.
+    stale_s = 2 * max(JOB_TIMEOUT_S, settings.job_timeout_s)
+    await reap_stale(settings.workspace_root, older_than_s=stale_s)
     log.info("worker started", extra={"jobs": [job.__name__ for job in JOBS]})
 
 
@@ -124,5 +124,8 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
     options: dict[str, Any] = {name: getattr(WorkerSettings, name) for name in _OPTIONS}
     options["redis_settings"] = RedisSettings.from_dsn(settings.redis_url)
     options["ctx"] = {"settings": settings}
+    # arq keeps a running job's in-progress key for job_timeout + 10 s: after a worker is
+    # killed, its job runs again on another worker once that key expires.
+    options["job_timeout"] = settings.job_timeout_s
     options.update(overrides)
     return Worker(**options)

@@ -112,6 +112,8 @@ def _sweep_request(received: Received) -> SweepRequest:
     owner, name = full_name.split("/", 1)
     trigger = received.spec.option("trigger", "cron")
     day = received.spec.option("day")
+    # A sweep someone asked for by comment counts against their daily limit; the cron's never.
+    asked = payload if isinstance(payload, IssueCommentPayload) else None
     return SweepRequest(
         received.spec.job_id,
         installation,
@@ -119,6 +121,8 @@ def _sweep_request(received: Received) -> SweepRequest:
         name,
         trigger,
         date.fromisoformat(day) if day else None,
+        requester=asked.comment.user.login if asked else "",
+        number=asked.issue.number if asked else 0,
     )
 
 
