@@ -194,17 +194,45 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
     pulls = await open_pulls(gh, repo.default_branch, low, room, draft=config.config.draft_prs)
     dashboard = await upsert_dashboard(deps.redis, gh, repo.id, high)
     log.info("sweep finished", extra={"pulls": len(pulls), "timings": timings.stages})
+    numbers = [number for _, number in pulls]
+    lines = [_line(o) for o in outcomes]
+    if request.requester and request.number:
+        reply = sweep_reply(numbers, dashboard or 0, lines, failures, len(found.items))
+        await gh.find_or_create_comment(
+            request.number, hidden_marker(f"job:{request.job_id}"), reply
+        )
     return {
         "status": "done",
-        "pull_requests": [number for _, number in pulls],
+        "pull_requests": numbers,
         "waiting": [
             o.branch for o in outcomes if o.fate == "published" and o.branch not in dict(pulls)
         ],
         "dashboard": dashboard or 0,
-        "outcomes": [_line(o) for o in outcomes],
+        "outcomes": lines,
         "failures": failures,
         "secrets": len(found.items),
     }
+
+
+def sweep_reply(
+    pulls: Sequence[int],
+    dashboard: int,
+    lines: Sequence[str],
+    failures: Sequence[str],
+    secrets: int,
+) -> str:
+    """The one reply to `@app sweep`: what was opened, what waits, what failed."""
+    opened = f"opened {', '.join(f'#{n}' for n in pulls)}" if pulls else "no pull request opened"
+    waiting = f"; high-risk proposals wait on #{dashboard}" if dashboard else ""
+    text = [f"Sweep finished: {opened}{waiting}."]
+    text += [f"- {line}" for line in lines[:10]]
+    text += [f"- failed: {failure}" for failure in failures]
+    if secrets:
+        text.append(
+            f"- {secrets} possible secret(s) in the repository: rotate them; Ambient reports "
+            "secrets and never edits them."
+        )
+    return "\n".join(text)
 
 
 def _line(outcome: Outcome) -> str:

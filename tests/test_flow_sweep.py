@@ -18,7 +18,7 @@ from bot.config import load_settings
 from bot.dashboard import parse
 from bot.deps import Deps
 from bot.flow_fix import PERMISSIONS
-from bot.flow_sweep import SweepRequest, approve_from_dashboard, sweep_repository
+from bot.flow_sweep import SweepRequest, approve_from_dashboard, sweep_reply, sweep_repository
 from bot.github import GitHubApp
 from bot.publish_sweep import DASHBOARD_TITLE
 from tests.fixtures.llm_sim import LLMSim
@@ -209,3 +209,30 @@ async def test_a_disabled_sweep_is_skipped_by_the_cron_but_not_by_a_user(
     done = await sweep_repository(deps, by_hand)
     assert (done["status"], done["pull_requests"], done["dashboard"]) == ("done", [], 0)
     assert _dashboards(github_sim) == []
+
+
+async def test_a_sweep_asked_by_comment_replies_once_with_what_it_did(
+    deps: Deps, github_sim: GitHubSim, llm_sim: LLMSim, tmp_path: Path
+) -> None:
+    installation = setup_repository(github_sim, tmp_path)
+    number = github_sim.create_issue(OWNER, NAME, "Please sweep", "")
+    llm_sim.set_script([{"content": "[]", "repeat": True}])
+    asked = SweepRequest(
+        "comment:9", installation, OWNER, NAME, trigger="comment", requester="maint", number=number
+    )
+    await sweep_repository(deps, asked)
+    await sweep_repository(deps, asked)
+    replies = [
+        c for c in github_sim.repo_state(OWNER, NAME)["comments"] if c["issue_number"] == number
+    ]
+    assert len(replies) == 1
+    assert replies[0]["body"].startswith("Sweep finished: ")
+
+
+def test_the_sweep_reply_lists_pulls_the_dashboard_failures_and_secrets() -> None:
+    text = sweep_reply(
+        [4, 5], 7, ["Split module (RefactorArchitect, low risk) published"], ["x"], 2
+    )
+    assert text.splitlines()[0] == "Sweep finished: opened #4, #5; high-risk proposals wait on #7."
+    assert "- failed: x" in text
+    assert "2 possible secret(s)" in text
