@@ -6,5 +6,6 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.github_sim",
     "tests.fixtures.llm_sim",
+    "tests.fixtures.flow_deps",
     "tests.fixtures.app_processes",
 ]

@@ -6,29 +6,22 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import redis.asyncio
 
 from agents.fixer import FixResult, FixRound
-from agents.llm import OpenAIModel
 from agents.usage import Usage
 from bot.branch_policy import decide_branch_policy
-from bot.config import load_settings
 from bot.deps import Deps
 from bot.flow_fix import FixRequest, fix_pull_request, report_unfinished
 from bot.flow_report import Facts, failed_summary, outcome_summary
-from bot.github import GitHubApp
 from bot.github_values import PullRequest
 from bot.pipeline import Outcome
 from bot.publish_github import Published, fix_branch, fix_target
 from handlers.help_text import help_reply
 from tests.fixtures.llm_sim import LLMSim
-from tests.fixtures.redis import RedisServer
-from tests.fixtures.sandbox import require_backend
 from tests.sim.github_client import GitHubSim
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "python-demo"
@@ -109,33 +102,8 @@ def test_help_lists_the_commands_after_the_note() -> None:
 
 
 @pytest.fixture
-async def deps(
-    github_sim: GitHubSim, llm_sim: LLMSim, redis_server: RedisServer, tmp_path: Path
-) -> AsyncIterator[Deps]:
-    require_backend("bwrap")
-    settings = load_settings(
-        {
-            "AMBIENT_SANDBOX": "bwrap",
-            "AMBIENT_APP_SLUG": github_sim.app.slug,
-            "AMBIENT_WORKSPACE_ROOT": str(tmp_path / "workspaces"),
-            "AMBIENT_LLM_MODEL": "scripted",
-        }
-    )
-    client = redis.asyncio.Redis.from_url(redis_server.url)
-    app = GitHubApp(
-        app_id=github_sim.app.id,
-        private_key=github_sim.app.private_key_pem,
-        base_url=github_sim.api_url,
-        app_slug=github_sim.app.slug,
-        redis=client,
-    )
-    model = OpenAIModel(base_url=llm_sim.base_url, model="scripted", max_retries=0)
-    try:
-        yield Deps(settings, client, app, model)
-    finally:
-        await model.aclose()
-        await app.aclose()
-        await client.aclose()
+def deps(flow_deps: Deps) -> Deps:
+    return flow_deps
 
 
 def _setup(sim: GitHubSim, tmp_path: Path, head_config: str = "") -> tuple[int, int]:

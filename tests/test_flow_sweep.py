@@ -6,24 +6,17 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis.asyncio
 
-from agents.llm import OpenAIModel
-from bot.config import load_settings
 from bot.dashboard import parse
 from bot.deps import Deps
 from bot.flow_fix import PERMISSIONS
 from bot.flow_sweep import SweepRequest, approve_from_dashboard, sweep_reply, sweep_repository
-from bot.github import GitHubApp
 from bot.publish_sweep import DASHBOARD_TITLE
 from tests.fixtures.llm_sim import LLMSim
-from tests.fixtures.redis import RedisServer
-from tests.fixtures.sandbox import require_backend
 from tests.sim.github_client import GitHubSim
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "python-demo"
@@ -49,33 +42,8 @@ HIGH_BRANCH = "ambient/sweep/find-duplicates-in-linear-time"
 
 
 @pytest.fixture
-async def deps(
-    github_sim: GitHubSim, llm_sim: LLMSim, redis_server: RedisServer, tmp_path: Path
-) -> AsyncIterator[Deps]:
-    require_backend("bwrap")
-    settings = load_settings(
-        {
-            "AMBIENT_SANDBOX": "bwrap",
-            "AMBIENT_APP_SLUG": github_sim.app.slug,
-            "AMBIENT_WORKSPACE_ROOT": str(tmp_path / "workspaces"),
-            "AMBIENT_LLM_MODEL": "scripted",
-        }
-    )
-    client = redis.asyncio.Redis.from_url(redis_server.url)
-    app = GitHubApp(
-        app_id=github_sim.app.id,
-        private_key=github_sim.app.private_key_pem,
-        base_url=github_sim.api_url,
-        app_slug=github_sim.app.slug,
-        redis=client,
-    )
-    model = OpenAIModel(base_url=llm_sim.base_url, model="scripted", max_retries=0)
-    try:
-        yield Deps(settings, client, app, model)
-    finally:
-        await model.aclose()
-        await app.aclose()
-        await client.aclose()
+def deps(flow_deps: Deps) -> Deps:
+    return flow_deps
 
 
 def _edit(path: str, old: str, new: str) -> str:
