@@ -20,11 +20,10 @@ from bot.config import Settings
 from bot.flow_report import FixSummary
 from bot.github import InstallationClient
 from bot.github_values import CheckRunRef
-from bot.pipeline import artifacts_discarded
+from bot.pipeline import checked
 from bot.repo_config import CONFIG_PATHS, ConfigOutcome, parse_repo_config
-from bot.verify import Verification, run_checks
 from bot.workspace import Workspace
-from sandbox import Command, CommandPolicy, Sandbox, open_sandbox
+from sandbox import Command, CommandPolicy, open_sandbox
 from sandbox.checks import read_checks
 from sandbox.policy import DEFAULT_PATTERNS
 
@@ -131,9 +130,3 @@ async def run_fixer(
             verify=lambda: checked(worktree, box, checks.commands),
             reset=lambda: workspace.reset(worktree),
         )
-
-
-async def checked(worktree: Path, box: Sandbox, commands: tuple[Command, ...]) -> Verification:
-    """Run `commands` in `box`; whatever they write in `worktree` is discarded afterwards."""
-    async with artifacts_discarded(worktree):
-        return await run_checks(box, commands)

@@ -29,17 +29,15 @@ from bot.pipeline import (
     Outcome,
     PipelineConfig,
     Report,
-    artifacts_discarded,
+    checked,
+    checks_for,
     finish,
     process,
 )
 from bot.publish_local import LocalPublisher
 from bot.secret_scan import Finding, scan_diff_text
-from bot.verify import Verification, run_checks
 from bot.workspace import Workspace
-from sandbox import Command, CommandPolicy, Sandbox, open_sandbox
-from sandbox.checks import read_checks
-from sandbox.policy import DEFAULT_PATTERNS
+from sandbox import Command, Sandbox, open_sandbox
 
 __all__ = ["LocalRun", "local_fix", "local_sweep", "snapshot"]
 
@@ -174,17 +172,14 @@ async def local_fix(run: LocalRun, model: LLM, task: FixTask) -> Report:
         str(run.target), head, None, run.workspace_root, "local-fix"
     ) as workspace:
         worktree = await workspace.add_worktree("fix")
-        checks = read_checks(worktree)
-        lines = run.config.checks if run.config.checks is not None else checks.commands
-        commands = [Command.parse(line, timeout_s=run.config.command_timeout_s) for line in lines]
-        policy = CommandPolicy((*DEFAULT_PATTERNS, *checks.allow), "repository")
+        commands, policy = checks_for(run.config, worktree)
         async with open_sandbox(
             run.config.sandbox, worktree, policy=policy, image=run.config.image
         ) as box:
             result = await Fixer(model, policy=run.config.gates.path_policy).fix(
-                FixTask(task.instructions, task.log, task.touched, tuple(lines)),
+                FixTask(task.instructions, task.log, task.touched, tuple(map(str, commands))),
                 worktree,
-                verify=lambda: _checked(worktree, box, commands),
+                verify=lambda: checked(worktree, box, tuple(commands)),
                 reset=lambda: workspace.reset(worktree),
             )
         if result.proposal is None or result.verification is None:
@@ -214,8 +209,3 @@ async def local_fix(run: LocalRun, model: LLM, task: FixTask) -> Report:
         usage=result.usage.summary(),
         timings=tuple(timings.stages.items()),
     )
-
-
-async def _checked(worktree: Path, box: Sandbox, commands: list[Command]) -> Verification:
-    async with artifacts_discarded(worktree):
-        return await run_checks(box, commands)

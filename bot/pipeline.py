@@ -21,7 +21,7 @@ from bot.git import run_git
 from bot.publish_local import Publication
 from bot.verify import Verification, run_checks
 from bot.workspace import Workspace
-from sandbox import Command, CommandPolicy, SandboxKind, open_sandbox
+from sandbox import Command, CommandPolicy, Sandbox, SandboxKind, open_sandbox
 from sandbox.checks import read_checks
 from sandbox.policy import DEFAULT_PATTERNS
 
@@ -32,6 +32,8 @@ __all__ = [
     "Publisher",
     "Report",
     "artifacts_discarded",
+    "checked",
+    "checks_for",
     "failing_on_base",
     "finish",
     "process",
@@ -111,7 +113,8 @@ class Baseline:
     known_failures: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
-def _commands(config: PipelineConfig, worktree: Path) -> tuple[list[Command], CommandPolicy]:
+def checks_for(config: PipelineConfig, worktree: Path) -> tuple[list[Command], CommandPolicy]:
+    """The checks that verify `worktree` (configured, or detected) and the policy admitting them."""
     checks = read_checks(worktree)
     lines = config.checks if config.checks is not None else checks.commands
     policy = CommandPolicy((*DEFAULT_PATTERNS, *checks.allow), "repository")
@@ -130,10 +133,16 @@ async def artifacts_discarded(worktree: Path) -> AsyncIterator[None]:
         await run_git(["checkout-index", "--all", "--force"], worktree)
 
 
+async def checked(worktree: Path, box: Sandbox, commands: Sequence[Command]) -> Verification:
+    """Run `commands` in `box`; whatever they write in `worktree` is discarded afterwards."""
+    async with artifacts_discarded(worktree):
+        return await run_checks(box, commands)
+
+
 async def verifier(config: PipelineConfig, worktree: Path, baseline: Baseline) -> Verification:
     """Run the repository's checks (configured, or detected) in a fresh sandbox on `worktree`,
     judged against what already fails on the base commit."""
-    commands, policy = _commands(config, worktree)
+    commands, policy = checks_for(config, worktree)
     wanted = [c for c in commands if str(c) not in baseline.skip]
     skipped = tuple(str(c) for c in commands if str(c) in baseline.skip)
     if not wanted:
@@ -155,7 +164,7 @@ async def failing_on_base(
     skip: set[str] = set()
     known: dict[str, frozenset[str]] = {}
     try:
-        commands, policy = _commands(config, worktree)
+        commands, policy = checks_for(config, worktree)
         async with open_sandbox(config.sandbox, worktree, policy=policy, image=config.image) as box:
             for command in commands:
                 (run,) = (await run_checks(box, [command])).runs
