@@ -8,7 +8,7 @@ the fields Ambient reads, ignore the rest, and default what GitHub has not alway
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -154,13 +154,16 @@ _MODELS: Final[dict[str, type[Payload]]] = {
 }
 
 
-def parse_payload(event_name: str, body: bytes | str) -> Payload:
-    """Parse a webhook body into the model for `event_name` (a generic `Payload` otherwise).
+def parse_payload(event_name: str, body: bytes | str | dict[str, Any]) -> Payload:
+    """Parse a webhook body (its JSON text, or the object the receiver queued) into the model
+    for `event_name` (a generic `Payload` otherwise).
 
     Raises `WebhookMalformed` naming the first field that is missing or of the wrong type.
     """
     model = _MODELS.get(event_name, Payload)
     try:
+        if isinstance(body, dict):
+            return model.model_validate(body)
         return model.model_validate_json(body)
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -6,15 +6,22 @@ the delivery dedupe, so deliveries are enqueued by one Lua script that does both
 exact keys and job encoding arq's worker reads (`serialize_job`, `arq:job:*`, the queue zset).
 Concurrent deliveries are batched into one pipelined round trip ("group commit"): under load
 this is what keeps the receiver within its throughput budget; alone, a delivery flushes at once.
+
+The encoded jobs (each carries its webhook body, kilobytes) never pass through Lua: handing a
+large argument to a script costs Redis more than the plain commands around it
+(bench/ingress.py). Each is written first, in the same pipeline, to a staging key of its own
+with the job's expiry; the script then only renames it into place (O(1), no copy) or deletes
+it. A staging key left by a receiver that died mid-pipeline is never read and expires.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import orjson
 from arq.constants import default_queue_name, expires_extra_ms, job_key_prefix, result_key_prefix
@@ -26,6 +33,7 @@ from bot.errors import QueueUnavailable
 
 __all__ = [
     "DELIVERY_KEY_PREFIX",
+    "STAGING_KEY_PREFIX",
     "EnqueueOutcome",
     "Enqueuer",
     "JobSpec",
@@ -84,49 +92,65 @@ class EnqueueOutcome:
     existing: tuple[str, ...] = ()
 
 
-# One call records a whole batch of deliveries.
-# KEYS: the queue, then per delivery its delivery key followed by (job key, result key) per job.
-# ARGV: delivery ttl seconds, score ms, job expiry ms, then per delivery its job count followed
-# by one serialized job per job.
+# One call records a whole batch of deliveries whose encoded jobs are already staged.
+# KEYS: the queue. ARGV: delivery ttl seconds, score ms, the staging, delivery, job and result
+# key prefixes, then the batch as JSON: [[delivery id, [job id, ...]], ...]; the n-th job of
+# the batch is staged under the staging prefix followed by n.
+# The other keys are named here rather than passed in: arq runs on one Redis, never a Cluster,
+# and a few hundred key arguments cost the receiver more to encode than the script to build.
 # Returns per delivery -1 when it is a duplicate, else a list of 1 (queued) / 0 (known) per job.
 _ENQUEUE_LUA: Final = """
-local ttl, score, expiry = ARGV[1], ARGV[2], ARGV[3]
-local k, a, out = 2, 4, {}
-while a <= #ARGV do
-  local jobs = tonumber(ARGV[a])
-  local flags = {}
-  if redis.call('SET', KEYS[k], score, 'NX', 'EX', ttl) then
-    for i = 1, jobs do
-      local job_key, result_key = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
-      if redis.call('EXISTS', job_key, result_key) == 0 then
-        redis.call('PSETEX', job_key, expiry, ARGV[a + i])
-        redis.call('ZADD', KEYS[1], score, string.sub(job_key, PREFIX))
-        flags[i] = 1
-      else
-        flags[i] = 0
-      end
+local ttl, score = ARGV[1], ARGV[2]
+local staging, delivery_prefix, job_prefix, result_prefix = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local batch = cjson.decode(ARGV[7])
+-- Nothing is written unless every staged job is there: a script is not rolled back.
+local n = 0
+for _, delivery in ipairs(batch) do
+  for _ in ipairs(delivery[2]) do
+    n = n + 1
+    if redis.call('EXISTS', staging .. n) == 0 then
+      return redis.error_reply('staged job missing: ' .. staging .. n)
     end
-    out[#out + 1] = flags
-  else
-    out[#out + 1] = -1
   end
-  k = k + 1 + 2 * jobs
-  a = a + 1 + jobs
+end
+local out = {}
+n = 0
+for d, delivery in ipairs(batch) do
+  local fresh = redis.call('SET', delivery_prefix .. delivery[1], score, 'NX', 'EX', ttl)
+  local flags = {}
+  for i, job_id in ipairs(delivery[2]) do
+    n = n + 1
+    if fresh and redis.call('EXISTS', job_prefix .. job_id, result_prefix .. job_id) == 0 then
+      redis.call('RENAME', staging .. n, job_prefix .. job_id)
+      redis.call('ZADD', KEYS[1], score, job_id)
+      flags[i] = 1
+    else
+      redis.call('DEL', staging .. n)
+      flags[i] = 0
+    end
+  end
+  out[d] = fresh and flags or -1
 end
 return out
-""".replace("PREFIX", str(len(job_key_prefix) + 1))
+"""
+STAGING_KEY_PREFIX: Final = "ambient:staging:"
 
 
 @dataclass(slots=True)
 class _Pending:
     delivery_id: str
     specs: Sequence[JobSpec]
-    body: str
+    body: bytes | str
     future: asyncio.Future[EnqueueOutcome]
 
 
 class Enqueuer:
-    """Dedupe deliveries and enqueue their jobs, batching concurrent callers."""
+    """Dedupe deliveries and enqueue their jobs, batching concurrent callers.
+
+    Every delivery submitted while the event loop runs one round joins one batch; up to
+    `max_in_flight` batches are in Redis at once, so the receiver parses the next requests
+    while Redis stores the last ones instead of waiting for it.
+    """
 
     def __init__(
         self,
@@ -134,78 +158,120 @@ class Enqueuer:
         *,
         delivery_ttl_s: int,
         queue_name: str = default_queue_name,
+        max_in_flight: int = 4,
     ) -> None:
         self._redis = redis
         self._ttl_s = delivery_ttl_s
         self._queue_name = queue_name
+        self._max_in_flight = max_in_flight
         self._sha: str | None = None
         self._pending: list[_Pending] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flush_scheduled = False
+        self._in_flight: set[asyncio.Task[None]] = set()
 
-    async def submit(self, delivery_id: str, specs: Sequence[JobSpec], body: str) -> EnqueueOutcome:
+    async def submit(
+        self, delivery_id: str, specs: Sequence[JobSpec], body: bytes | str
+    ) -> EnqueueOutcome:
         """Record the delivery and enqueue its jobs in one atomic step.
+
+        `body` must be a JSON document already parsed once: each job carries it verbatim.
 
         Raises `QueueUnavailable` when Redis cannot be reached; nothing is half-written.
         """
-        future: asyncio.Future[EnqueueOutcome] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[EnqueueOutcome] = loop.create_future()
         self._pending.append(_Pending(delivery_id, specs, body, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._drain())
+        self._schedule_flush(loop)
         return await future
 
-    async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                results = await self._run_batch(batch)
-            except (RedisError, OSError) as exc:
-                error = QueueUnavailable(f"redis unreachable: {type(exc).__name__}: {exc}")
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(error)
-                continue
-            for item, result in zip(batch, results, strict=True):
+    def _schedule_flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Flushing on the loop's next round lets the requests already read in this round join.
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._pending or len(self._in_flight) >= self._max_in_flight:
+            return  # a batch that finishes flushes again
+        batch, self._pending = self._pending, []
+        task = asyncio.get_running_loop().create_task(self._commit(batch))
+        self._in_flight.add(task)
+        task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if self._pending:
+            self._schedule_flush(task.get_loop())
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            results = await self._run_batch(batch)
+        except (RedisError, OSError) as exc:
+            error = QueueUnavailable(f"redis unreachable: {type(exc).__name__}: {exc}")
+            for item in batch:
                 if not item.future.done():
-                    item.future.set_result(_outcome(item.specs, result))
+                    item.future.set_exception(error)
+            return
+        for item, result in zip(batch, results, strict=True):
+            if not item.future.done():
+                item.future.set_result(_outcome(item.specs, result))
 
     async def _run_batch(self, batch: list[_Pending]) -> list[object]:
-        keys, argv = self._arguments(batch, int(time.time() * 1000))
+        now_ms = int(time.time() * 1000)
+        staged, keys, argv = self._arguments(batch, now_ms)
         if self._sha is None:
             self._sha = await self._redis.script_load(_ENQUEUE_LUA)
         try:
-            results = await self._evalsha(self._sha, keys, argv)
+            results = await self._stage_and_enqueue(self._sha, staged, keys, argv)
         except NoScriptError:
             # Redis restarted and forgot the script: load it again, once.
             self._sha = await self._redis.script_load(_ENQUEUE_LUA)
-            results = await self._evalsha(self._sha, keys, argv)
+            results = await self._stage_and_enqueue(self._sha, staged, keys, argv)
         if not isinstance(results, list) or len(results) != len(batch):
             raise RedisError(f"enqueue script answered {results!r:.80}")
         return results
 
-    async def _evalsha(self, sha: str, keys: list[str], argv: list[Any]) -> object:
-        # redis-py types evalsha as sync-or-async; on the asyncio client it is awaitable.
-        pending = cast("Awaitable[object]", self._redis.evalsha(sha, len(keys), *keys, *argv))
-        return await pending
+    async def _stage_and_enqueue(
+        self, sha: str, staged: list[tuple[str, bytes]], keys: list[str], argv: list[Any]
+    ) -> object:
+        pipe = self._redis.pipeline(transaction=False)
+        for key, encoded in staged:
+            pipe.set(key, encoded, px=expires_extra_ms)
+        pipe.evalsha(sha, len(keys), *keys, *argv)
+        answers = await pipe.execute(raise_on_error=False)
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return answers[-1]
 
-    def _arguments(self, batch: list[_Pending], now_ms: int) -> tuple[list[str], list[Any]]:
-        keys: list[str] = [self._queue_name]
-        argv: list[Any] = [self._ttl_s, now_ms, expires_extra_ms]
+    def _arguments(
+        self, batch: list[_Pending], now_ms: int
+    ) -> tuple[list[tuple[str, bytes]], list[str], list[Any]]:
+        # A fresh random prefix per batch: two receivers staging the same delivery at the
+        # same moment never share a staging key.
+        prefix = f"{STAGING_KEY_PREFIX}{secrets.token_hex(8)}:"
+        staged: list[tuple[str, bytes]] = []
+        plan: list[tuple[str, list[str]]] = []
         for item in batch:
-            keys.append(DELIVERY_KEY_PREFIX + item.delivery_id)
-            argv.append(len(item.specs))
+            # The body goes in as the JSON it is, not as a string to escape again.
+            body = orjson.Fragment(item.body)
             for spec in item.specs:
-                keys += [job_key_prefix + spec.job_id, result_key_prefix + spec.job_id]
-                argv.append(
-                    serialize_job(
-                        spec.function,
-                        (spec.to_json(), item.body),
-                        {},
-                        None,
-                        now_ms,
-                        serializer=serialize,
-                    )
+                encoded = serialize_job(
+                    spec.function, (spec.to_json(), body), {}, None, now_ms, serializer=serialize
                 )
-        return keys, argv
+                staged.append((f"{prefix}{len(staged) + 1}", encoded))
+            plan.append((item.delivery_id, [spec.job_id for spec in item.specs]))
+        argv: list[Any] = [
+            self._ttl_s,
+            now_ms,
+            prefix,
+            DELIVERY_KEY_PREFIX,
+            job_key_prefix,
+            result_key_prefix,
+            orjson.dumps(plan),
+        ]
+        return staged, [self._queue_name], argv
 
 
 def _outcome(specs: Sequence[JobSpec], result: object) -> EnqueueOutcome:

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Final
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -26,7 +27,7 @@ from bot.errors import QueueUnavailable, SignatureInvalid, WebhookMalformed
 from bot.events import parse_event, verify_signature
 from bot.queue import Enqueuer, JobSpec
 from bot.routing import RouteContext, route_event
-from bot.telemetry import DELIVERIES, ENQUEUE_SECONDS
+from bot.telemetry import DELIVERIES, ENQUEUE_SECONDS, bound
 from handlers import ROUTES
 
 __all__ = ["WebhookReceiver", "create_app"]
@@ -54,11 +55,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _answer(event: str, outcome: str, status: int, content: dict[str, object]) -> JSONResponse:
+def _answer(event: str, outcome: str, status: int, content: dict[str, object]) -> Response:
     DELIVERIES.labels(event=event, outcome=outcome).inc()
     if status >= 400:
         log.warning("delivery refused: %s", content.get("error"), extra={"event": event})
-    return JSONResponse(content, status_code=status)
+    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
 
 
 class WebhookReceiver:
@@ -71,6 +72,11 @@ class WebhookReceiver:
         self._context = RouteContext(app_slug=settings.app_slug)
 
     async def handle(self, request: Request) -> Response:
+        headers = request.headers
+        with bound(delivery_id=headers.get("x-github-delivery", "")[:100]):
+            return await self._handle(request)
+
+    async def _handle(self, request: Request) -> Response:
         event_header = request.headers.get("x-github-event", "unknown")[:64]
         try:
             body = await _read_body(request, self._limit)
@@ -92,7 +98,7 @@ class WebhookReceiver:
         return await self._enqueue(event.name, event.delivery_id, routed.jobs, event.body)
 
     async def _enqueue(
-        self, event: str, delivery_id: str, jobs: tuple[JobSpec, ...], body: str
+        self, event: str, delivery_id: str, jobs: tuple[JobSpec, ...], body: bytes
     ) -> Response:
         started = time.perf_counter()
         try:

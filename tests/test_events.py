@@ -81,7 +81,7 @@ def test_parse_event_reads_githubs_form_encoding() -> None:
     body = b"payload=%7B%22action%22%3A%22opened%22%7D"
     event = parse_event(_headers(**{"content-type": "application/x-www-form-urlencoded"}), body)
     assert event.action == "opened"
-    assert event.body == '{"action":"opened"}'
+    assert event.body == b'{"action":"opened"}'
 
 
 @pytest.mark.parametrize(

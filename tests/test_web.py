@@ -12,7 +12,8 @@ from arq.constants import default_queue_name, job_key_prefix
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.queue import deserialize
+from bot.payloads import CheckSuitePayload, parse_payload
+from bot.queue import STAGING_KEY_PREFIX, deserialize
 from tests.fixtures.ingress import Receiver
 from tests.fixtures.redis import RedisServer
 from tests.webhook_corpus import Sample, all_samples, selected
@@ -91,8 +92,19 @@ def test_the_queued_job_is_what_arqs_worker_reads(
     assert job["f"] == "fix_ci"
     spec_json, body = job["a"]  # type: ignore[misc]
     assert json.loads(spec_json)["delivery_id"] == "d-arq"
-    assert json.loads(body)["check_suite"]["conclusion"] == "failure"
+    # The delivery travels as the JSON object it is, and the worker's parser takes it.
+    assert body == json.loads(_failing_suite())
+    assert isinstance(parse_payload("check_suite", body), CheckSuitePayload)
     assert ttl > 0
+    assert not client_keys(redis_server, STAGING_KEY_PREFIX + "*")
+
+
+def client_keys(server: RedisServer, pattern: str) -> list[bytes]:
+    client = redis.Redis.from_url(server.url)
+    try:
+        return list(client.scan_iter(pattern))
+    finally:
+        client.close()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,107 @@
+"""The receiver's enqueue step against a real Redis: dedupe and enqueue in one atomic step,
+batched, with the encoded jobs staged outside the script and never left behind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+from arq.constants import default_queue_name, job_key_prefix
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from bot.queue import (
+    _ENQUEUE_LUA,
+    DELIVERY_KEY_PREFIX,
+    STAGING_KEY_PREFIX,
+    Enqueuer,
+    JobSpec,
+    deserialize,
+)
+from tests.fixtures.redis import RedisServer
+
+BODY = b'{"action":"completed","check_suite":{"id":1}}'
+
+
+def _spec(job_id: str, delivery: str = "d") -> JobSpec:
+    return JobSpec(function="fix_ci", job_id=job_id, event="check_suite", delivery_id=delivery)
+
+
+@pytest.fixture
+async def client(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    redis_server.flush()
+    connection = Redis.from_url(redis_server.url)
+    yield connection
+    await connection.aclose()
+
+
+async def _staged_left(client: Redis) -> list[bytes]:
+    return [key async for key in client.scan_iter(STAGING_KEY_PREFIX + "*")]
+
+
+async def test_concurrent_deliveries_are_each_queued_once(client: Redis) -> None:
+    enqueuer = Enqueuer(client, delivery_ttl_s=3600, max_in_flight=2)
+    deliveries = [(f"d{n}", [_spec(f"job:{n}", f"d{n}")]) for n in range(300)]
+    # Every delivery twice, concurrently: the second of each is a duplicate, wherever it lands.
+    outcomes = await asyncio.gather(
+        *(enqueuer.submit(d, specs, BODY) for d, specs in deliveries + deliveries)
+    )
+    queued = [job for o in outcomes for job in o.queued]
+    assert sorted(queued) == sorted(f"job:{n}" for n in range(300))
+    assert sum(o.duplicate for o in outcomes) == 300
+    assert await client.zcard(default_queue_name) == 300
+    assert await _staged_left(client) == []
+    raw = await client.get(job_key_prefix + "job:7")
+    assert raw is not None
+    job = deserialize(raw)
+    assert job["a"] == [_spec("job:7", "d7").to_json(), orjson.loads(BODY)]
+
+
+async def test_a_job_already_queued_by_another_delivery_is_reported_not_rewritten(
+    client: Redis,
+) -> None:
+    enqueuer = Enqueuer(client, delivery_ttl_s=3600)
+    first = await enqueuer.submit("d1", [_spec("ci:1:abc", "d1")], BODY)
+    second = await enqueuer.submit("d2", [_spec("ci:1:abc", "d2"), _spec("ci:1:def", "d2")], BODY)
+    assert first.queued == ("ci:1:abc",)
+    assert (second.duplicate, second.queued, second.existing) == (
+        False,
+        ("ci:1:def",),
+        ("ci:1:abc",),
+    )
+    raw = await client.get(job_key_prefix + "ci:1:abc")
+    assert raw is not None
+    assert "d1" in str(deserialize(raw)["a"])
+    assert await _staged_left(client) == []
+
+
+async def test_a_script_redis_forgot_is_loaded_again(client: Redis) -> None:
+    enqueuer = Enqueuer(client, delivery_ttl_s=3600)
+    await enqueuer.submit("d1", [_spec("a", "d1")], BODY)
+    await client.script_flush()
+    outcome = await enqueuer.submit("d2", [_spec("b", "d2")], BODY)
+    assert outcome.queued == ("b",)
+    assert await _staged_left(client) == []
+
+
+async def test_the_script_writes_nothing_when_a_staged_job_is_missing(client: Redis) -> None:
+    plan = orjson.dumps([["d-ok", ["one"]], ["d-missing", ["two"]]]).decode()
+    await client.set(STAGING_KEY_PREFIX + "t:1", b"{}")
+    with pytest.raises(ResponseError, match="staged job missing"):
+        await client.eval(  # type: ignore[misc]
+            _ENQUEUE_LUA,
+            1,
+            default_queue_name,
+            "3600",
+            "1",
+            STAGING_KEY_PREFIX + "t:",
+            DELIVERY_KEY_PREFIX,
+            job_key_prefix,
+            "arq:result:",
+            plan,
+        )
+    assert await client.exists(DELIVERY_KEY_PREFIX + "d-ok") == 0
+    assert await client.exists(job_key_prefix + "one") == 0
+    assert await client.zcard(default_queue_name) == 0
