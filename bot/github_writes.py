@@ -10,8 +10,10 @@ import asyncio
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
+
+from prometheus_client import Counter
 
 from bot.codeowners_match import Reviewers, reviewers_for
 from bot.github_repo import RepoReads
@@ -29,7 +31,11 @@ from bot.github_values import (
     pull_from_json,
 )
 
-__all__ = ["IssueText", "RepoWrites"]
+__all__ = ["PULLS_OPENED", "IssueText", "RepoWrites"]
+
+PULLS_OPENED: Final = Counter(
+    "ambient_pull_requests_opened_total", "Pull requests Ambient opened (not found already open)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +225,7 @@ class RepoWrites(RepoReads):
             call, "POST", f"{self._root}/pulls", json=request, absent=[(422, "already exists")]
         )
         if response is not None:
+            PULLS_OPENED.inc()
             return pull_from_json(response.json()), True
         raced = await self.find_open_pull(head, base)
         if raced is None:

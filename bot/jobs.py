@@ -29,7 +29,7 @@ MAX_DEFER_S: Final = 300.0
 MAX_TRIES: Final = 4
 
 JobResult = dict[str, object]
-JobFunction = Callable[[dict[str, Any], str, str], Awaitable[JobResult]]
+JobFunction = Callable[[dict[str, Any], str, str | dict[str, Any]], Awaitable[JobResult]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ def job(work: Work, *, unfinished: Unfinished | None = None) -> JobFunction:
     """
     name = work.__name__
 
-    async def run(ctx: dict[str, Any], spec_json: str, body: str) -> JobResult:
+    async def run(ctx: dict[str, Any], spec_json: str, body: str | dict[str, Any]) -> JobResult:
         spec = JobSpec.from_json(spec_json)
         started = time.monotonic()
         job_try = int(ctx.get("job_try", 1))
@@ -123,7 +123,7 @@ def job(work: Work, *, unfinished: Unfinished | None = None) -> JobFunction:
                 return result
             finally:
                 JOBS.labels(job=name, outcome=outcome).inc()
-                JOB_SECONDS.labels(job=name).observe(time.monotonic() - started)
+                JOB_SECONDS.labels(job=name, outcome=outcome).observe(time.monotonic() - started)
 
     run.__name__ = name
     run.__qualname__ = name

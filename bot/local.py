@@ -33,6 +33,7 @@ from bot.pipeline import (
     checks_for,
     finish,
     process,
+    tally,
 )
 from bot.publish_local import LocalPublisher
 from bot.secret_scan import Finding, scan_diff_text
@@ -155,7 +156,7 @@ async def local_sweep(
     return Report(
         "sweep",
         str(run.target),
-        tuple(outcomes + extra),
+        tuple(tally(outcomes + extra)),
         tuple(notes),
         tuple(failures),
         tuple(f"{i.file}:{i.line} {i.type}" for i in found.items),
@@ -205,7 +206,7 @@ async def local_fix(run: LocalRun, model: LLM, task: FixTask) -> Report:
     return Report(
         "fix",
         str(run.target),
-        (outcome,),
+        tuple(tally((outcome,))),
         usage=result.usage.summary(),
         timings=tuple(timings.stages.items()),
     )

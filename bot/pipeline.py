@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
+
+from prometheus_client import Counter
 
 from agents.proposal import Proposal
 from bot.gates import Fate, Gated, GateOptions, Timings, pass_gates
@@ -26,6 +28,7 @@ from sandbox.checks import read_checks
 from sandbox.policy import DEFAULT_PATTERNS
 
 __all__ = [
+    "PROPOSALS",
     "Baseline",
     "Outcome",
     "PipelineConfig",
@@ -37,8 +40,22 @@ __all__ = [
     "failing_on_base",
     "finish",
     "process",
+    "tally",
     "verifier",
 ]
+
+PROPOSALS: Final = Counter(
+    "ambient_proposals_total",
+    "Proposals by agent and fate (published, awaiting-approval, failed, refused, superseded, …)",
+    ["agent", "fate"],
+)
+
+
+def tally(outcomes: Sequence[Outcome]) -> Sequence[Outcome]:
+    """Count each proposal's fate once, when its run reports it; returns `outcomes`."""
+    for outcome in outcomes:
+        PROPOSALS.labels(agent=outcome.agent, fate=outcome.fate).inc()
+    return outcomes
 
 
 class Publisher(Protocol):

@@ -20,6 +20,7 @@ __all__ = [
     "ENQUEUE_SECONDS",
     "JOBS",
     "JOB_SECONDS",
+    "REDELIVERIES",
     "JsonFormatter",
     "bound",
     "configure_logging",
@@ -44,7 +45,17 @@ ENQUEUE_SECONDS: Final = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
 )
 JOBS: Final = Counter("ambient_jobs_total", "Jobs run, by function and outcome", ["job", "outcome"])
-JOB_SECONDS: Final = Histogram("ambient_job_seconds", "Job duration by function", ["job"])
+JOB_SECONDS: Final = Histogram(
+    "ambient_job_seconds",
+    "Job duration by function and outcome",
+    ["job", "outcome"],
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
+REDELIVERIES: Final = Counter(
+    "ambient_redeliveries_total",
+    "Redeliveries of failed webhook deliveries asked of GitHub, by outcome",
+    ["outcome"],
+)
 
 
 _CONTEXT_ATTRIBUTE: Final = "ambient_context"

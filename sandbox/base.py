@@ -18,8 +18,22 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Final, Literal, Protocol, Self
 
+from prometheus_client import Counter, Histogram
+
 from bot.errors import Permanent, Retryable, SandboxError
 from sandbox.policy import CommandPolicy, CommandRefused
+
+RUNS: Final = Counter(
+    "ambient_sandbox_runs_total",
+    "Commands run in a sandbox, by backend and outcome (ok, failed, timeout, oom, error)",
+    ["backend", "outcome"],
+)
+RUN_SECONDS: Final = Histogram(
+    "ambient_sandbox_run_seconds",
+    "Duration of one sandboxed command, from the sandbox's start of it to its end",
+    ["backend"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
+)
 
 __all__ = [
     "SANDBOX_GID",
@@ -135,6 +149,14 @@ class Sandbox(Protocol):
         ...
 
 
+def _outcome(result: Result) -> str:
+    if result.timed_out:
+        return "timeout"
+    if result.oom_killed:
+        return "oom"
+    return "ok" if result.exit_code == 0 else "failed"
+
+
 class SandboxBase(ABC):
     """What every backend shares: policy, validation, the sandbox's environment, one lock."""
 
@@ -161,7 +183,14 @@ class SandboxBase(ABC):
         async with self._lock:
             if self._closed:
                 raise SandboxError(f"{self.kind} sandbox for {self._workspace} is closed")
-            return await self._execute(command, cwd, env)
+            try:
+                result = await self._execute(command, cwd, env)
+            except SandboxError:
+                RUNS.labels(backend=self.kind, outcome="error").inc()
+                raise
+        RUNS.labels(backend=self.kind, outcome=_outcome(result)).inc()
+        RUN_SECONDS.labels(backend=self.kind).observe(result.duration_s)
+        return result
 
     async def close(self) -> None:
         """Release the sandbox; a command still running is killed, and its run() fails."""
