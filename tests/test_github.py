@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio
+from prometheus_client import REGISTRY
 
 from bot.codeowners_match import Reviewers
 from bot.errors import GitHubRateLimited
@@ -405,6 +406,7 @@ async def test_a_pull_request_opened_twice_is_one(github_sim: GitHubSim, gw: Gat
     repo = github_sim.create_repo("octo", "prs", files={"a.txt": "a\n"})
     client = await gw.client(repo)
     await _branch_with_change(client, "ambient/pr")
+    opened_before = REGISTRY.get_sample_value("ambient_pull_requests_opened_total") or 0.0
     first, created = await client.open_pull_request("ambient/pr", "main", "Fix", "Body")
     again, created_again = await client.open_pull_request("ambient/pr", "main", "Fix", "Body")
     assert created
@@ -413,6 +415,7 @@ async def test_a_pull_request_opened_twice_is_one(github_sim: GitHubSim, gw: Gat
     assert first.author == github_sim.app.bot_login
     assert not first.from_fork
     assert len(requests_to(github_sim, "POST", "/octo/prs/pulls")) == 1
+    assert REGISTRY.get_sample_value("ambient_pull_requests_opened_total") == opened_before + 1
     assert (await client.get_pull(first.number)).head_sha == first.head_sha
 
 
