@@ -119,6 +119,7 @@ def config_check(file: str) -> None:
 def _add_commands() -> None:
     from agents.debug_cli import debug
     from agents.swarm_cli import swarm
+    from bot.jobs_cli import jobs
     from bot.local_cli import fix, sweep, watch
     from bot.patch_cli import patch
     from bot.secret_cli import scan_diff
@@ -130,6 +131,7 @@ def _add_commands() -> None:
     cli.add_command(scan_diff, "scan-diff")
     cli.add_command(debug, "debug")
     cli.add_command(swarm, "swarm")
+    cli.add_command(jobs, "jobs")
 
 
 _add_commands()

@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from bot.errors import QueueUnavailable
+from bot.redact import redact
 
 __all__ = [
     "DELIVERY_KEY_PREFIX",
@@ -45,8 +46,18 @@ DELIVERY_KEY_PREFIX: Final = "ambient:delivery:"
 
 
 def serialize(data: dict[str, object]) -> bytes:
-    """arq job encoding: JSON, so nothing in Redis can make a worker unpickle code."""
-    return orjson.dumps(data)
+    """arq job encoding: JSON, so nothing in Redis can make a worker unpickle code.
+
+    An exception arq records as a job's result (a timeout, an abort, too many tries) is kept as
+    `{"error": type name, "message": …}`, redacted, so `ambient jobs` can say why.
+    """
+    return orjson.dumps(data, default=_exception_as_json)
+
+
+def _exception_as_json(value: object) -> dict[str, str]:
+    if isinstance(value, BaseException):
+        return {"error": type(value).__name__, "message": redact(str(value))[:1000]}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def deserialize(raw: bytes) -> dict[str, object]:
