@@ -22,6 +22,7 @@ from typing import Any, Final, TypeVar
 
 import httpx
 from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
+from githubkit.cache import MemCacheStrategy
 from githubkit.exception import RequestError, RequestFailed
 from redis.asyncio import Redis
 
@@ -105,6 +106,9 @@ class _Api:
             http_cache=False,
             auto_retry=False,
             user_agent="ambient",
+            # githubkit's default cache is process-wide and keys the App's JWT by App id alone:
+            # two Apps with one id (a rotated key, a re-registered App) would share a JWT.
+            cache_strategy=MemCacheStrategy(),
         )
 
     def about(self, repo: str) -> _Api:

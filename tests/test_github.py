@@ -789,3 +789,25 @@ async def test_paths_and_branches_with_odd_characters(gw: Gateways, github_sim: 
     )
     assert await client.branch_sha(branch) == result.sha
     assert (await client.branch_policy(branch)).may_push
+
+
+async def test_an_app_signs_with_its_own_key_even_beside_another_with_its_id(
+    github_sim: GitHubSim,
+) -> None:
+    github_sim.create_repo("octo", "keys", files={"a.txt": "a\n"})
+    right = GitHubApp(
+        app_id=github_sim.app.id,
+        private_key=github_sim.app.private_key_pem,
+        base_url=github_sim.api_url,
+    )
+    wrong = GitHubApp(
+        app_id=github_sim.app.id,
+        private_key=_throwaway_key(),
+        base_url=github_sim.api_url,
+        retry=RetryPolicy(max_attempts=1),
+    )
+    async with right, wrong:
+        assert await right.installations()
+        # A JWT cached for the right key must not stand in for the wrong one.
+        with pytest.raises(GitHubAuthFailed):
+            await wrong.installations()
