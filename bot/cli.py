@@ -119,6 +119,7 @@ def config_check(file: str) -> None:
 def _add_commands() -> None:
     from agents.debug_cli import debug
     from agents.swarm_cli import swarm
+    from bot.app_cli import app
     from bot.jobs_cli import jobs
     from bot.local_cli import fix, sweep, watch
     from bot.patch_cli import patch
@@ -131,6 +132,7 @@ def _add_commands() -> None:
     cli.add_command(scan_diff, "scan-diff")
     cli.add_command(debug, "debug")
     cli.add_command(swarm, "swarm")
+    cli.add_command(app, "app")
     cli.add_command(jobs, "jobs")
 
 

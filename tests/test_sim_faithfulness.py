@@ -28,6 +28,8 @@ from starlette.routing import Route
 
 from tests.sim.github import create_app
 from tests.sim.github_client import GitHubSim
+from tests.sim.github_routes_manifest import WEB_PATHS
+from tests.sim.github_server import SimServer
 
 OPERATIONS = Path(__file__).parent / "data" / "github-openapi" / "operations.json"
 # GitHub answers these on any authenticated route, documented or not, with its error body.
@@ -140,6 +142,8 @@ def served_operations() -> set[tuple[str, str]]:
     for route in app.routes:
         if not isinstance(route, Route) or route.path.startswith(("/_sim", "/git/")):
             continue
+        if route.path in WEB_PATHS:  # GitHub's web pages, not its REST API
+            continue
         template = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
         for method in route.methods or ():
             if method != "HEAD":
@@ -186,10 +190,14 @@ def _fails(status: int, call: Callable[[], object]) -> None:
 
 
 def test_every_route_answers_as_github_describes(
-    github_sim: GitHubSim, recorded: tuple[Callable[..., GitHub[Any]], list[Exchange]]
+    github_sim: GitHubSim,
+    recorded: tuple[Callable[..., GitHub[Any]], list[Exchange]],
+    github_sim_factory: Callable[..., SimServer],
 ) -> None:
     client, log = recorded
     run_scenario(github_sim, client)
+    # Registering an App replaces the simulator's App: a private simulator does that.
+    run_manifest_scenario(github_sim_factory().sim, log)
     # /_sim/logs/… stands for the blob storage GitHub redirects job logs to: not the API
     api = [ex for ex in log if not ex.path.startswith("/_sim/")]
     problems = [p for ex in api for p in check_exchange(ex)]
@@ -268,8 +276,12 @@ def run_scenario(sim: GitHubSim, client: Callable[..., GitHub[Any]]) -> None:
     parse(gh.pulls.list_files(o, n, pull.number))
     parse(gh.pulls.request_reviewers(o, n, pull.number, reviewers=["alice"]))
     parse(gh.pulls.list_requested_reviewers(o, n, pull.number))
+    _review(sim, f"/_sim/repos/{o}/{n}/pulls/{pull.number}", "alice")
+    parse(gh.pulls.list_review_comments(o, n, pull.number))
+    parse(gh.pulls.list_reviews(o, n, pull.number))
 
     issue = gh.issues.create(o, n, title="Ambient dashboard", body="- [ ] x").parsed_data
+    parse(gh.issues.list_for_repo(o, n, state="all", creator=sim.app.bot_login, per_page=1))
     parse(gh.issues.get(o, n, issue.number))
     parse(gh.issues.update(o, n, issue.number, body="- [x] x"))
     comment = gh.issues.create_comment(o, n, pull.number, body="Working on it").parsed_data
@@ -314,6 +326,34 @@ def run_scenario(sim: GitHubSim, client: Callable[..., GitHub[Any]]) -> None:
     deliveries = app.rest.apps.list_webhook_deliveries(per_page=10).parsed_data
     parse(app.rest.apps.get_webhook_delivery(deliveries[0].id))
     app.rest.apps.redeliver_webhook_delivery(deliveries[0].id)
+
+
+def run_manifest_scenario(sim: GitHubSim, log: list[Exchange]) -> None:
+    """Register an App from a manifest; convert its code, then once more (refused)."""
+    manifest = {
+        "name": "Faithful",
+        "url": "https://ambient.example",
+        "hook_attributes": {"url": "https://ambient.example/webhook"},
+        "redirect_url": "http://127.0.0.1:9/callback",
+        "default_permissions": {"issues": "write"},
+        "default_events": ["issues"],
+    }
+    answer = httpx.post(
+        f"{sim.api_url}/settings/apps/new?state=s", data={"manifest": json.dumps(manifest)}
+    )
+    code = httpx.URL(answer.headers["location"]).params["code"]
+    with GitHub(base_url=sim.api_url, transport=RecordingTransport(log), auto_retry=False) as gh:
+        new_app = parse(gh.rest.apps.create_from_manifest(code))
+        assert new_app.slug == "faithful"
+        _fails(404, lambda: gh.rest.apps.create_from_manifest(code))
+
+
+def _review(sim: GitHubSim, pull: str, user: str) -> None:
+    """A person's line comment and review on the PR (test controls: a token writes as the App)."""
+    line = {"user": user, "body": "Rename this", "path": "src/app.py", "line": 1}
+    httpx.post(f"{sim.api_url}{pull}/comments", json=line).raise_for_status()
+    review = {"user": user, "body": "Nearly", "state": "CHANGES_REQUESTED"}
+    httpx.post(f"{sim.api_url}{pull}/reviews", json=review).raise_for_status()
 
 
 _ALL = {
