@@ -39,7 +39,7 @@ def render(entries: Sequence[Entry]) -> str:
     """The whole issue body for `entries`, marker first."""
     lines = [
         MARKER,
-        "Ambient's weekly sweep found these high-risk changes. Each is verified and waits on its "
+        "Ambient's quality sweep found these high-risk changes. Each is verified and waits on its "
         "branch; tick a box to open its pull request.",
         "",
     ]

@@ -1,7 +1,8 @@
 """`@<app-slug> fix this` on a pull request: the GitHub twin of `bot.local.local_fix`.
 
 authorise → config from the default branch → the person's daily job limit → 👀 → check run →
-clone at the PR head → fixer in the sandbox → gates → has the head moved? → publish → finish
+clone at the PR head (context: the changed files, the failing checks' logs, the instructions and
+what reviewers asked for) → fixer in the sandbox → gates → has the head moved? → publish → finish
 the check run → one reply.
 
 Every step is safe to repeat: the reply and the check run are keyed by the job id, the fix
@@ -20,6 +21,8 @@ from typing import Final
 
 from agents.fixer import FixTask
 from agents.llm import BudgetedModel
+from agents.reviews import ReviewRemark, review_section
+from agents.sanitize import sanitize_trigger_text
 from agents.usage import TokenBudget
 from bot.deps import Deps
 from bot.errors import ConfigError, Permanent
@@ -160,6 +163,22 @@ async def _failing_logs(gh: InstallationClient, sha: str) -> str:
     return "\n\n".join(parts)[-MAX_LOG_CHARS:]
 
 
+async def _task(gh: InstallationClient, request: FixRequest, pull: PullRequest) -> FixTask:
+    """What the fixer is asked: the instructions (cleaned of what a reader cannot see), then
+    what reviewers asked for (bots' remarks left out), the failing logs and the changed files."""
+    notes = await gh.review_notes(pull.number)
+    remarks = [
+        ReviewRemark(n.author, n.body, n.when, n.path, n.line, n.state)
+        for n in notes
+        if not n.author_is_bot
+    ]
+    instructions = sanitize_trigger_text(request.instructions) or DEFAULT_TASK
+    reviews = review_section(remarks)
+    text = f"{instructions}\n\n{reviews}" if reviews else instructions
+    logs = await _failing_logs(gh, pull.head_sha)
+    return FixTask(text, logs, await gh.pull_files(pull.number))
+
+
 async def _work(
     deps: Deps,
     gh: InstallationClient,
@@ -173,9 +192,7 @@ async def _work(
     started = time.monotonic()
     policy = None if pull.from_fork else await gh.branch_policy(pull.head_ref)
     target = fix_target(pull, policy, config.config.push_to_pr_branch)
-    logs = await _failing_logs(gh, pull.head_sha)
-    touched = await gh.pull_files(pull.number)
-    task = FixTask(request.instructions or DEFAULT_TASK, logs, touched)
+    task = await _task(gh, request, pull)
     settings = deps.settings
     facts = Facts(str(settings.llm_model), config.problems, target.reason)
     timings.add("context", started)
@@ -197,7 +214,8 @@ async def _work(
             last = result.rounds[-1].detail if result.rounds else "no round ran"
             reason = f"no verified fix in {len(result.rounds)} rounds; last: {last}"
             return outcome_summary(
-                Outcome("fixer", task.instructions[:80], "failed", reason), facts
+                Outcome("fixer", task.instructions.split("\n", 1)[0][:80], "failed", reason),
+                facts,
             )
         verified = result.verification
         gated = await pass_gates(

@@ -1,9 +1,10 @@
-"""The weekly quality sweep of one repository on GitHub.
+"""The scheduled quality sweep of one repository on GitHub.
 
-config from the default branch → clone its head → ruff, the secret scan and (with a model) the
-sweep's specialists, the recently pushed ("hot") files first → each proposal gated in its own
-worktree → every passing proposal pushed to `ambient/sweep/<slug>` → low and medium risk become
-PRs (within `sweep.max_prs` and `limits.max_open_prs`), high and critical wait on the dashboard.
+config from the default branch → (the cron's runs) due by `sweep.schedule`? → clone its head →
+ruff, the secret scan and (with a model) the sweep's specialists, the recently pushed ("hot")
+files first → each proposal gated in its own worktree → every passing proposal pushed to
+`ambient/sweep/<slug>` → low and medium risk become PRs (within `sweep.max_prs` and
+`limits.max_open_prs`), high and critical wait on the dashboard, under its lock.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from bot.pipeline import Outcome, PipelineConfig, process
 from bot.publish_sweep import SweepPublisher, approve_ticked, open_pulls, upsert_dashboard
 from bot.repo_config import ConfigOutcome
 from bot.secret_scan import Finding, scan_diff_text
+from bot.sweep_schedule import CLAIM_TTL_S, claim_period, sweep_period
 from bot.workspace import Workspace
 from sandbox import open_sandbox
 
@@ -59,7 +61,7 @@ class SweepRequest:
     owner: str
     repo: str
     trigger: str = "cron"
-    #: The day the cron ran (None: started by hand); a monthly schedule sweeps in week one.
+    #: The day the cron ran (None: today); its `sweep.schedule` period is what a run claims.
     day: date | None = None
     #: Who asked by comment: their jobs count against `limits.jobs_per_user_per_day`.
     requester: str = ""
@@ -119,15 +121,25 @@ async def _proposals(
     return [a.proposal for a in result.selected], failures
 
 
-def _not_due(config: ConfigOutcome, request: SweepRequest) -> str | None:
-    """Why the cron's sweep does not run for this repository now, or None (a user's runs)."""
+async def _not_due(
+    deps: Deps, config: ConfigOutcome, request: SweepRequest, repo_id: int
+) -> str | None:
+    """Why the cron's sweep does not run for this repository now, or None (a user's always run).
+
+    A due sweep claims its period (`bot.sweep_schedule`), so the day's other runs, and the
+    period's later days, find it swept.
+    """
     if request.trigger != "cron":
         return None
     sweep = config.config.sweep
     if not sweep.enabled:
+        log.info("sweep skipped: sweep.enabled is false", extra={"repo_id": repo_id})
         return "sweep.enabled is false in the repository config"
-    if sweep.schedule == "monthly" and request.day is not None and request.day.day > 7:
-        return "sweep.schedule is monthly: the first sweep of each month runs"
+    period = sweep_period(sweep.schedule, request.day or datetime.now(UTC).date())
+    ttl = CLAIM_TTL_S[sweep.schedule]
+    if not await claim_period(deps.redis, repo_id, period, request.job_id, ttl):
+        log.info("sweep skipped: %s already swept", period, extra={"repo_id": repo_id})
+        return f"sweep.schedule is {sweep.schedule}: {period} is swept already"
     return None
 
 
@@ -166,7 +178,7 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
     gh = await _client(deps, request.installation_id, request.owner, request.repo)
     repo = await gh.get_repo()
     config = await repo_config(gh, repo.default_branch)
-    skip = _not_due(config, request)
+    skip = await _not_due(deps, config, request, repo.id)
     if skip is not None:
         return {"status": "ignored", "reason": skip}
     over = await _over_limit(deps, gh, request, repo.full_name, config)
@@ -249,9 +261,11 @@ async def approve_from_dashboard(
     number: int,
     sender: str,
     before: str | None = None,
+    after: str | None = None,
 ) -> dict[str, object]:
     """Open the PRs whose boxes `sender` ticked on dashboard issue `number`, if they may write
-    (`before`: the body before the edit, when the event says it)."""
+    (`before` and `after`: the body around the edit, as the event says). The dashboard is read
+    and written under its lock: `DashboardBusy` (retryable) when another job holds it."""
     gh = await _client(deps, installation_id, owner, repo)
     role = await gh.permission_of(sender)
     if role not in WRITE_ROLES:
@@ -259,6 +273,14 @@ async def approve_from_dashboard(
     details = await gh.get_repo()
     config = await repo_config(gh, details.default_branch)
     opened = await approve_ticked(
-        gh, number, details.default_branch, sender, draft=config.config.draft_prs, before=before
+        deps.redis,
+        gh,
+        details.id,
+        number,
+        details.default_branch,
+        sender,
+        draft=config.config.draft_prs,
+        before=before,
+        after=after,
     )
     return {"status": "done", "pull_requests": list(opened)}

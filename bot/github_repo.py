@@ -17,7 +17,18 @@ import httpx
 from bot.branch_policy import BranchPolicy, decide_branch_policy
 from bot.codeowners_match import CODEOWNERS_LOCATIONS, CodeOwnersFile
 from bot.github_tokens import InstallationToken
-from bot.github_values import JobLog, PullRequest, Repo, pull_from_json, repo_from_json
+from bot.github_values import (
+    Issue,
+    JobLog,
+    PullRequest,
+    Repo,
+    ReviewNote,
+    issue_from_json,
+    pull_from_json,
+    repo_from_json,
+    review_comment_from_json,
+    review_from_json,
+)
 from bot.workspace import Workspace
 
 __all__ = ["PAGE", "Absent", "GitHubApi", "Json", "RepoReads"]
@@ -134,6 +145,45 @@ class RepoReads:
         call = f"list files of pull request #{number}"
         items = await self._api.pages(call, f"{self._root}/pulls/{number}/files")
         return tuple(str(item["filename"]) for item in items)
+
+    async def list_issues(
+        self,
+        *,
+        state: str = "open",
+        creator: str | None = None,
+        labels: Sequence[str] = (),
+        sort: str = "created",
+        direction: str = "desc",
+    ) -> tuple[Issue, ...]:
+        """This repository's issues by `state`, `creator` and `labels` (all of them), every page.
+
+        GitHub lists pull requests here too (`Issue.is_pull`); filter them out where issues
+        alone are meant.
+        """
+        params: dict[str, str] = {"state": state, "sort": sort, "direction": direction}
+        if creator:
+            params["creator"] = creator
+        if labels:
+            params["labels"] = ",".join(labels)
+        items = await self._api.pages("list issues", f"{self._root}/issues", **params)
+        return tuple(issue_from_json(item) for item in items)
+
+    async def review_notes(self, number: int) -> tuple[ReviewNote, ...]:
+        """What reviewers wrote on PR `number`: its line comments, then its reviews' bodies
+        (reviews without a body, and pending ones, left out)."""
+        comments = await self._api.pages(
+            f"list review comments of #{number}", f"{self._root}/pulls/{number}/comments"
+        )
+        reviews = await self._api.pages(
+            f"list reviews of #{number}", f"{self._root}/pulls/{number}/reviews"
+        )
+        notes = [review_comment_from_json(item) for item in comments]
+        notes += [
+            review_from_json(item)
+            for item in reviews
+            if item.get("body") and item.get("state") not in ("PENDING", "DISMISSED")
+        ]
+        return tuple(notes)
 
     async def permission_of(self, login: str) -> str:
         """'admin', 'maintain', 'write', 'triage', 'read' or 'none' for a user on this repo."""

@@ -14,15 +14,20 @@ __all__ = [
     "Delivery",
     "FileChange",
     "FileMode",
+    "Issue",
     "JobLog",
     "PullRequest",
     "Repo",
+    "ReviewNote",
     "annotation_json",
     "comment_from_json",
     "delivery_from_json",
     "hidden_marker",
+    "issue_from_json",
     "pull_from_json",
     "repo_from_json",
+    "review_comment_from_json",
+    "review_from_json",
 ]
 
 FileMode = Literal["100644", "100755", "120000"]
@@ -83,6 +88,34 @@ class Comment:
     body: str
     author: str
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """An issue as GitHub lists it; `is_pull` for the pull requests the same list holds."""
+
+    number: int
+    title: str
+    body: str
+    state: str
+    author: str
+    labels: tuple[str, ...]
+    is_pull: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewNote:
+    """What a reviewer wrote on a PR: a line comment (`path`, `line`) or a review's body
+    (`state`: APPROVED, CHANGES_REQUESTED, COMMENTED). `when` is ISO 8601 UTC, so it sorts."""
+
+    id: int
+    author: str
+    author_is_bot: bool
+    body: str
+    when: str
+    path: str = ""
+    line: int | None = None
+    state: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +233,55 @@ def comment_from_json(data: Mapping[str, Any]) -> Comment:
         body=data.get("body") or "",
         author=(data.get("user") or {}).get("login", ""),
         url=data.get("html_url", ""),
+    )
+
+
+def issue_from_json(data: Mapping[str, Any]) -> Issue:
+    """An `Issue` from an item of GitHub's issue list (or one issue)."""
+    labels = data.get("labels") or []
+    return Issue(
+        number=int(data["number"]),
+        title=str(data.get("title") or ""),
+        body=str(data.get("body") or ""),
+        state=str(data.get("state") or "open"),
+        author=str((data.get("user") or {}).get("login") or ""),
+        labels=tuple(str(x["name"] if isinstance(x, Mapping) else x) for x in labels),
+        is_pull=data.get("pull_request") is not None,
+    )
+
+
+def _is_bot(user: Mapping[str, Any] | None) -> bool:
+    # A deleted account shows as null: nobody to listen to either.
+    if not user:
+        return True
+    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
+
+
+def review_comment_from_json(data: Mapping[str, Any]) -> ReviewNote:
+    """A `ReviewNote` from a PR review comment (a comment on a line of the diff)."""
+    user = data.get("user")
+    line = data.get("line") or data.get("original_line")
+    return ReviewNote(
+        id=int(data["id"]),
+        author=str((user or {}).get("login") or ""),
+        author_is_bot=_is_bot(user),
+        body=str(data.get("body") or ""),
+        when=str(data.get("created_at") or ""),
+        path=str(data.get("path") or ""),
+        line=int(line) if line else None,
+    )
+
+
+def review_from_json(data: Mapping[str, Any]) -> ReviewNote:
+    """A `ReviewNote` from a PR review (its body; a pending review has no `submitted_at`)."""
+    user = data.get("user")
+    return ReviewNote(
+        id=int(data["id"]),
+        author=str((user or {}).get("login") or ""),
+        author_is_bot=_is_bot(user),
+        body=str(data.get("body") or ""),
+        when=str(data.get("submitted_at") or ""),
+        state=str(data.get("state") or ""),
     )
 
 

@@ -3,34 +3,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
 from redis.asyncio import Redis
+from redis.exceptions import LockNotOwnedError
 
 from agents.proposal import Proposal
 from bot.dashboard import MARKER, Entry, merge, parse, render
+from bot.errors import Retryable
 from bot.github import InstallationClient
-from bot.github_retry import GitHubNotFound
-from bot.github_values import FileChange
-from bot.github_writes import IssueText
+from bot.github_values import FileChange, Issue
 from bot.publish_local import Publication, commit_message, slugify
 from bot.workspace import Workspace
 
 __all__ = [
+    "DASHBOARD_LABEL",
     "DASHBOARD_TITLE",
+    "DashboardBusy",
     "Pushed",
     "SweepPublisher",
     "approve_ticked",
+    "dashboard_lock",
+    "find_dashboard",
     "open_pulls",
     "pull_body",
     "sweep_branch",
     "upsert_dashboard",
 ]
 
+log = logging.getLogger("ambient.publish.sweep")
+
 DASHBOARD_TITLE: Final = "Ambient quality dashboard"
+#: Put on the dashboard for people; the App finds an open dashboard by author and marker.
+DASHBOARD_LABEL: Final = "ambient-dashboard"
+#: The lock is freed by its holder, or after this long if the holder died.
+LOCK_TIMEOUT_S: Final = 120.0
+#: How long a job waits for the lock before it is retried later (arq's retry, seconds later).
+LOCK_WAIT_S: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +66,7 @@ def pull_body(proposal: Proposal) -> str:
     """The PR description of a sweep proposal."""
     return (
         f"{proposal.description}\n\n**Why:** {proposal.rationale}\n\n"
-        f"Proposed by the `{proposal.agent}` specialist in Ambient's weekly sweep "
+        f"Proposed by the `{proposal.agent}` specialist in Ambient's quality sweep "
         f"(risk: {proposal.risk_level}); verified in a sandbox and secret-scanned."
     )
 
@@ -111,77 +125,145 @@ async def open_pulls(
     return tuple(opened)
 
 
-def _dashboard_key(repo_id: int) -> str:
-    return f"ambient:dashboard:{repo_id}"
+class DashboardBusy(Retryable):
+    """Another job holds the repository's dashboard lock; this job is retried shortly."""
 
 
-async def _known_dashboard(redis: Redis, gh: InstallationClient, repo_id: int) -> IssueText | None:
-    raw = await redis.get(_dashboard_key(repo_id))
-    if raw is None:
-        return None
+@asynccontextmanager
+async def dashboard_lock(
+    redis: Redis, repo_id: int, wait_s: float = LOCK_WAIT_S
+) -> AsyncIterator[None]:
+    """Hold repository `repo_id`'s dashboard lock: one read-modify-write of the body at a time
+    (two ticks, or a sweep and a tick, would otherwise each write back what the other lost).
+
+    Raises `DashboardBusy` when the lock is not had within `wait_s`.
+    """
+    lock = redis.lock(
+        f"ambient:lock:dashboard:{repo_id}", timeout=LOCK_TIMEOUT_S, blocking_timeout=wait_s
+    )
+    if not await lock.acquire():
+        raise DashboardBusy(
+            f"the quality dashboard of repository {repo_id} is being edited by another job"
+        )
     try:
-        issue = await gh.get_issue(int(raw))
-    except GitHubNotFound:
+        yield
+    finally:
+        try:
+            await lock.release()
+        except LockNotOwnedError:
+            # Held past LOCK_TIMEOUT_S (GitHub was slow): the lock expired; nothing to free.
+            log.warning("the dashboard lock of repository %s expired before release", repo_id)
+
+
+def _is_dashboard(issue: Issue, bot_login: str) -> bool:
+    return (
+        not issue.is_pull
+        and issue.author == bot_login
+        and issue.title == DASHBOARD_TITLE
+        and MARKER in issue.body
+    )
+
+
+async def find_dashboard(gh: InstallationClient) -> Issue | None:
+    """The dashboard, found on GitHub: the oldest open issue the App opened with the dashboard's
+    title and marker, else the closed one last updated that carries `DASHBOARD_LABEL` (to be
+    reopened). None when there is neither, or the App's slug (so its login) is unknown."""
+    bot = gh.bot_login
+    if bot is None:
         return None
-    ours = gh.bot_login is None or issue.author == gh.bot_login
-    return issue if ours and issue.title == DASHBOARD_TITLE and MARKER in issue.body else None
+    # No label filter for open ones: a label someone removed must not make a second dashboard.
+    listed = await gh.list_issues(state="open", creator=bot, sort="created", direction="asc")
+    found = next((i for i in listed if _is_dashboard(i, bot)), None)
+    if found is not None:
+        return found
+    closed = await gh.list_issues(
+        state="closed", creator=bot, labels=[DASHBOARD_LABEL], sort="updated", direction="desc"
+    )
+    return next((i for i in closed if _is_dashboard(i, bot)), None)
 
 
 async def upsert_dashboard(
-    redis: Redis, gh: InstallationClient, repo_id: int, waiting: Sequence[Entry]
+    redis: Redis,
+    gh: InstallationClient,
+    repo_id: int,
+    waiting: Sequence[Entry],
+    *,
+    lock_wait_s: float = LOCK_TIMEOUT_S,
 ) -> int | None:
-    """Add `waiting` to the dashboard issue, edited in place (created on first need and
-    remembered in Redis); returns its number, or None when there is none and nothing waits."""
-    issue = await _known_dashboard(redis, gh, repo_id)
-    if issue is None:
-        if not waiting:
+    """Add `waiting` to the dashboard issue, edited in place (created on first need, reopened
+    when closed and something new waits); returns its number, or None when there is no open one.
+
+    A sweep waits for the lock as long as a dead holder keeps it: a retried sweep would redo
+    all its work, where a tick's job is cheap to retry.
+    """
+    async with dashboard_lock(redis, repo_id, lock_wait_s):
+        issue = await find_dashboard(gh)
+        if issue is None:
+            if not waiting:
+                return None
+            created = await gh.create_issue(DASHBOARD_TITLE, render(merge((), waiting)))
+            await gh.add_labels(created.number, [DASHBOARD_LABEL])
+            return created.number
+        current = parse(issue.body)
+        merged = merge(current, waiting)
+        if issue.state != "open" and len(merged) == len(current):
+            # Closed by a maintainer, and nothing new to ask: it stays closed.
             return None
-        issue = await gh.create_issue(DASHBOARD_TITLE, render(merge((), waiting)))
-        await redis.set(_dashboard_key(repo_id), issue.number)
+        body = render(merged)
+        if body != issue.body or issue.state != "open":
+            await gh.update_issue(issue.number, body=body)
         return issue.number
-    body = render(merge(parse(issue.body), waiting))
-    if body != issue.body or issue.state != "open":
-        await gh.update_issue(issue.number, body=body)
-    return issue.number
 
 
-def _approvable(entry: Entry, earlier: set[str]) -> bool:
+def _ticked_in(body: str | None) -> set[str] | None:
+    return None if body is None else {e.branch for e in parse(body) if e.checked}
+
+
+def _approvable(entry: Entry, earlier: set[str], now: set[str] | None) -> bool:
     fresh = entry.checked and not entry.pull_number and entry.branch not in earlier
-    return fresh and entry.branch.startswith("ambient/sweep/")
+    mine = now is None or entry.branch in now
+    return fresh and mine and entry.branch.startswith("ambient/sweep/")
 
 
 async def approve_ticked(
+    redis: Redis,
     gh: InstallationClient,
+    repo_id: int,
     number: int,
     base: str,
     approver: str,
     *,
     draft: bool,
     before: str | None = None,
+    after: str | None = None,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> tuple[int, ...]:
     """Open the PR of every box on dashboard `number` that `approver` ticked and mark it opened.
 
-    The caller has checked that `approver` may write. `before` is the body before the edit:
-    boxes ticked there already were not this edit's (None: every ticked box is). A box whose
-    branch is gone stays ticked and unopened. Returns the PR numbers opened (or found) now.
+    The caller has checked that `approver` may write. `before` and `after` are the body around
+    the edit: boxes ticked before were not this edit's, and with `after` only the boxes this edit
+    ticked count (another edit's ticks are that edit's job). A box must still be ticked now; one
+    already opened is never opened again, and one whose branch is gone stays ticked and
+    unopened. Returns the PR numbers opened (or found) now.
     """
-    issue = await gh.get_issue(number)
-    entries = list(parse(issue.body))
-    earlier = {e.branch for e in parse(before or "") if e.checked}
-    opened: list[int] = []
-    for index, entry in enumerate(entries):
-        if not _approvable(entry, earlier):
-            continue
-        if await gh.branch_sha(entry.branch) is None:
-            continue
-        body = (
-            f"Approved by @{approver} on the quality dashboard (#{number}).\n\n"
-            "Proposed by Ambient's weekly sweep as high risk; verified in a sandbox and "
-            "secret-scanned."
-        )
-        pull, _ = await gh.open_pull_request(entry.branch, base, entry.title, body, draft=draft)
-        entries[index] = replace(entry, pull_number=pull.number)
-        opened.append(pull.number)
-    if opened:
-        await gh.update_issue(number, body=render(entries))
+    earlier, now = _ticked_in(before) or set(), _ticked_in(after)
+    async with dashboard_lock(redis, repo_id, lock_wait_s):
+        issue = await gh.get_issue(number)
+        entries = list(parse(issue.body))
+        opened: list[int] = []
+        for index, entry in enumerate(entries):
+            if not _approvable(entry, earlier, now):
+                continue
+            if await gh.branch_sha(entry.branch) is None:
+                continue
+            body = (
+                f"Approved by @{approver} on the quality dashboard (#{number}).\n\n"
+                "Proposed by Ambient's sweep as high risk; verified in a sandbox and "
+                "secret-scanned."
+            )
+            pull, _ = await gh.open_pull_request(entry.branch, base, entry.title, body, draft=draft)
+            entries[index] = replace(entry, pull_number=pull.number)
+            opened.append(pull.number)
+        if opened:
+            await gh.update_issue(number, body=render(entries))
     return tuple(opened)

@@ -28,8 +28,8 @@ __all__ = [
     "JOBS",
     "installed_repositories",
     "route",
+    "scheduled_sweep",
     "sweep_jobs",
-    "weekly_sweep",
 ]
 
 log = logging.getLogger("ambient.handlers.sweep")
@@ -158,28 +158,30 @@ async def dashboard_edited(deps: Deps, received: Received) -> JobResult:
         payload.issue.number,
         payload.sender.login,
         before,
+        payload.issue.body or "",
     )
 
 
 def sweep_jobs(repos: Iterable[tuple[int, str]], today: date) -> list[tuple[JobSpec, str, float]]:
     """The cron's jobs for `(installation id, full name)` pairs: (spec, body, defer seconds).
 
-    The job id names the ISO week, so a second cron run in the same week (another worker, a
-    restart) enqueues nothing new; each repository's start is spread over `SPREAD_S` by a
-    stable hash of its name, so one installation's repositories do not all start at once.
+    One job per repository and day: the job reads the repository's `sweep.schedule` and sweeps
+    only when that period is not swept yet (`bot.sweep_schedule`). The job id names the day, so
+    a second cron run on the same day (another worker, a restart) enqueues nothing new; each
+    repository's start is spread over `SPREAD_S` by a stable hash of its name, so one
+    installation's repositories do not all start at once.
     """
-    year, week, _ = today.isocalendar()
-    period = f"{year}-W{week:02d}"
+    day = today.isoformat()
     jobs: list[tuple[JobSpec, str, float]] = []
     for installation, full_name in sorted(set(repos)):
         spec = JobSpec(
             function="sweep_repo",
-            job_id=f"sweep:{full_name}:{period}",
+            job_id=f"sweep:{full_name}:{day}",
             event="sweep.cron",
-            delivery_id=f"cron:{period}",
+            delivery_id=f"cron:{day}",
             repository=full_name,
             installation_id=installation,
-            options=(("day", today.isoformat()), ("trigger", "cron")),
+            options=(("day", day), ("trigger", "cron")),
         )
         body = json.dumps({"full_name": full_name, "installation": {"id": installation}})
         jobs.append((spec, body, float(zlib.crc32(full_name.encode()) % SPREAD_S)))
@@ -197,8 +199,9 @@ async def installed_repositories(redis: Redis) -> list[tuple[int, str]]:
     return found
 
 
-async def weekly_sweep(ctx: dict[str, Any]) -> JobResult:
-    """The arq cron: enqueue one `sweep_repo` per installed repository for this ISO week."""
+async def scheduled_sweep(ctx: dict[str, Any]) -> JobResult:
+    """The arq cron (daily): enqueue one `sweep_repo` per installed repository for today; each
+    job sweeps only when its repository's schedule is due."""
     deps: Deps = ctx["deps"]
     queue: ArqRedis = ctx["redis"]
     jobs = sweep_jobs(await installed_repositories(deps.redis), datetime.now(UTC).date())
@@ -208,7 +211,7 @@ async def weekly_sweep(ctx: dict[str, Any]) -> JobResult:
             spec.function, spec.to_json(), body, _job_id=spec.job_id, _defer_by=defer
         )
         enqueued += made is not None
-    log.info("weekly sweep enqueued", extra={"repositories": len(jobs), "new": enqueued})
+    log.info("scheduled sweeps enqueued", extra={"repositories": len(jobs), "new": enqueued})
     return {"status": "done", "repositories": len(jobs), "enqueued": enqueued}
 
 

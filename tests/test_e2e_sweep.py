@@ -1,9 +1,10 @@
-"""The weekly sweep end to end: real `ambient serve` and `ambient worker` processes, the GitHub
+"""The scheduled sweep end to end: real `ambient serve` and `ambient worker` processes, the GitHub
 simulator installing the App and sending a signed `issues.edited` webhook, a real Redis, the
 scripted model and the bubblewrap sandbox verifying each proposal.
 
-The cron defers each repository's job by up to an hour to spread the load; the test lets that
-hour pass by moving the deferred job's due time in arq's queue to now.
+The daily cron defers each repository's job by up to an hour to spread the load; the test lets
+that hour pass by moving the deferred job's due time in arq's queue to now. The repository keeps
+the default weekly schedule, so that job claims this ISO week and sweeps.
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ QUEUE = "arq:queue"
 
 
 async def _run_cron(url: str) -> None:
-    """Enqueue the cron job now, as arq does on Monday at 06:00."""
+    """Enqueue the cron job now, as arq does every day at 06:00."""
     pool = await create_pool(
         RedisSettings.from_dsn(url), job_serializer=serialize, job_deserializer=deserialize
     )
     try:
-        await pool.enqueue_job("cron:weekly_sweep", _job_id="cron:weekly_sweep:e2e")
+        await pool.enqueue_job("cron:scheduled_sweep", _job_id="cron:scheduled_sweep:e2e")
     finally:
         await pool.aclose()
 
@@ -111,5 +112,9 @@ def test_a_cron_sweep_opens_low_risk_prs_and_a_dashboard_whose_ticked_box_opens_
         )
         assert opened == _pulls(github_sim)[HIGH_BRANCH]["number"]
         assert len(github_sim.repo_state(OWNER, NAME)["issues"]) == 1
+        # The job claimed this ISO week: the week's later cron runs find it swept.
+        claims = [k.decode() for k in client.scan_iter(match="ambient:sweep:*")]
+        assert len(claims) == 1
+        assert claims[0].split(":")[-1].split("-W")[1].isdigit()
     finally:
         client.close()

@@ -3,20 +3,32 @@ the GitHub simulator, a real Redis, the scripted model and the bubblewrap sandbo
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.dashboard import parse
+from bot.dashboard import MARKER, Entry, parse
 from bot.deps import Deps
+from bot.errors import Retryable
 from bot.flow_fix import PERMISSIONS
 from bot.flow_sweep import SweepRequest, approve_from_dashboard, sweep_reply, sweep_repository
-from bot.publish_sweep import DASHBOARD_TITLE
+from bot.github import InstallationClient
+from bot.publish_sweep import (
+    DASHBOARD_LABEL,
+    DASHBOARD_TITLE,
+    DashboardBusy,
+    approve_ticked,
+    upsert_dashboard,
+)
+from bot.sweep_schedule import claim_period
 from tests.fixtures.llm_sim import LLMSim
+from tests.fixtures.redis import RedisServer
 from tests.sim.github_client import GitHubSim
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "python-demo"
@@ -93,8 +105,9 @@ def setup_repository(sim: GitHubSim, tmp_path: Path) -> int:
     return repo.installation_id
 
 
-def _request(installation: int, job_id: str = "sweep:octo/sweep:2026-W47") -> SweepRequest:
-    return SweepRequest(job_id, installation, OWNER, NAME)
+def _request(installation: int, day: date = date(2026, 11, 16)) -> SweepRequest:
+    """The cron's job for `day` (the cron runs daily; the default config sweeps weekly)."""
+    return SweepRequest(f"sweep:{OWNER}/{NAME}:{day}", installation, OWNER, NAME, day=day)
 
 
 def _dashboards(sim: GitHubSim) -> list[dict[str, Any]]:
@@ -125,7 +138,7 @@ async def test_a_sweep_opens_low_risk_prs_and_lists_high_risk_ones_on_one_dashbo
     assert HIGH_BRANCH in branches
 
     # Next week's sweep finds the same changes: the PR and the dashboard are reused, in place.
-    again = await sweep_repository(deps, _request(installation, "sweep:octo/sweep:2026-W48"))
+    again = await sweep_repository(deps, _request(installation, date(2026, 11, 23)))
     assert again["status"] == "done", again
     assert set(_pulls(github_sim)) == {LOW_BRANCH}
     (same,) = _dashboards(github_sim)
@@ -204,3 +217,126 @@ def test_the_sweep_reply_lists_pulls_the_dashboard_failures_and_secrets() -> Non
     assert text.splitlines()[0] == "Sweep finished: opened #4, #5; high-risk proposals wait on #7."
     assert "- failed: x" in text
     assert "2 possible secret(s)" in text
+
+
+async def _client(deps: Deps, installation: int) -> InstallationClient:
+    assert deps.github is not None
+    return await deps.github.installation_client(installation, OWNER, NAME, PERMISSIONS)
+
+
+async def test_the_cron_sweeps_once_in_each_period_of_the_repositorys_schedule(
+    deps: Deps, github_sim: GitHubSim, tmp_path: Path
+) -> None:
+    installation = setup_repository(github_sim, tmp_path)
+    repo_id = (await (await _client(deps, installation)).get_repo()).id
+    # Monday's job of week 48 claimed the week (and swept); Wednesday's finds it swept.
+    assert await claim_period(deps.redis, repo_id, "2026-W48", "sweep:octo/sweep:2026-11-23", 60)
+    wednesday = await sweep_repository(deps, _request(installation, date(2026, 11, 25)))
+    assert wednesday == {
+        "status": "ignored",
+        "reason": "sweep.schedule is weekly: 2026-W48 is swept already",
+    }
+    github_sim.commit(OWNER, NAME, "main", {".github/ambient.yml": "sweep:\n  schedule: monthly\n"})
+    assert await claim_period(deps.redis, repo_id, "2026-11", "sweep:octo/sweep:2026-11-02", 60)
+    monthly = await sweep_repository(deps, _request(installation, date(2026, 11, 30)))
+    assert monthly["reason"] == "sweep.schedule is monthly: 2026-11 is swept already"
+
+
+async def _dashboard(
+    deps: Deps, sim: GitHubSim, gh: InstallationClient, branches: list[str]
+) -> tuple[int, int, str]:
+    """Branches waiting on a new dashboard: (repository id, issue number, its body)."""
+    for branch in branches:
+        sim.commit(OWNER, NAME, branch, {f"{branch.rsplit('/', 1)[1]}.txt": "change\n"})
+    repo_id = (await gh.get_repo()).id
+    waiting = [Entry(f"Change {b.rsplit('/', 1)[1]}", b) for b in branches]
+    number = await upsert_dashboard(deps.redis, gh, repo_id, waiting)
+    assert number is not None
+    return repo_id, number, (await gh.get_issue(number)).body
+
+
+def _tick(body: str, branch: str) -> str:
+    return body.replace(
+        f"- [ ] Change {branch.rsplit('/', 1)[1]} ", f"- [x] Change {branch.rsplit('/', 1)[1]} "
+    )
+
+
+async def test_the_dashboard_is_found_on_github_not_in_redis(
+    deps: Deps, github_sim: GitHubSim, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    installation = setup_repository(github_sim, tmp_path)
+    gh = await _client(deps, installation)
+    # Someone else's issue with the dashboard's title and marker is not the App's dashboard.
+    github_sim.create_issue(OWNER, NAME, DASHBOARD_TITLE, f"{MARKER}\n- [ ] x (`ambient/sweep/x`)")
+    repo_id, number, _ = await _dashboard(deps, github_sim, gh, ["ambient/sweep/a"])
+    redis_server.flush()
+    again = await upsert_dashboard(deps.redis, gh, repo_id, [Entry("Change b", "ambient/sweep/b")])
+    assert again == number
+    ours = [i for i in _dashboards(github_sim) if i["user"] == github_sim.app.bot_login]
+    assert [i["number"] for i in ours] == [number]
+    assert [e.branch for e in parse(ours[0]["body"])] == ["ambient/sweep/a", "ambient/sweep/b"]
+    assert DASHBOARD_LABEL in ours[0]["labels"]
+    # A dashboard someone closed stays closed while nothing new waits; then it is reopened in
+    # place, not opened anew.
+    await gh.update_issue(number, body=ours[0]["body"], state="closed")
+    redis_server.flush()
+    assert await upsert_dashboard(deps.redis, gh, repo_id, [Entry("B", "ambient/sweep/b")]) is None
+    assert (await gh.get_issue(number)).state == "closed"
+    assert (
+        await upsert_dashboard(deps.redis, gh, repo_id, [Entry("C", "ambient/sweep/c")]) == number
+    )
+    assert (await gh.get_issue(number)).state == "open"
+
+
+async def test_two_boxes_ticked_at_once_both_open_and_both_are_marked(
+    deps: Deps, github_sim: GitHubSim, tmp_path: Path
+) -> None:
+    installation = setup_repository(github_sim, tmp_path)
+    gh = await _client(deps, installation)
+    a, b = "ambient/sweep/a", "ambient/sweep/b"
+    _, number, body0 = await _dashboard(deps, github_sim, gh, [a, b])
+    body1 = _tick(body0, a)
+    body2 = _tick(body1, b)
+    # Two quick edits: GitHub holds the second; each job knows its own edit's before and after.
+    await gh.update_issue(number, body=body2)
+    first, second = await asyncio.gather(
+        approve_from_dashboard(deps, installation, OWNER, NAME, number, "maint", body0, body1),
+        approve_from_dashboard(deps, installation, OWNER, NAME, number, "maint", body1, body2),
+    )
+    pulls = _pulls(github_sim)
+    assert first["pull_requests"] == [pulls[a]["number"]]
+    assert second["pull_requests"] == [pulls[b]["number"]]
+    entries = parse((await gh.get_issue(number)).body)
+    assert {e.branch: e.pull_number for e in entries} == {
+        a: pulls[a]["number"],
+        b: pulls[b]["number"],
+    }
+
+
+async def test_the_same_tick_twice_opens_one_pr_and_a_held_lock_means_retry(
+    deps: Deps, github_sim: GitHubSim, tmp_path: Path
+) -> None:
+    installation = setup_repository(github_sim, tmp_path)
+    gh = await _client(deps, installation)
+    a = "ambient/sweep/a"
+    repo_id, number, body0 = await _dashboard(deps, github_sim, gh, [a])
+    body1 = _tick(body0, a)
+    await gh.update_issue(number, body=body1)
+    results = await asyncio.gather(
+        *(
+            approve_from_dashboard(deps, installation, OWNER, NAME, number, "maint", body0, body1)
+            for _ in range(2)
+        )
+    )
+    assert sorted(len(r["pull_requests"]) for r in results) == [0, 1]  # type: ignore[arg-type]
+    assert list(_pulls(github_sim)) == [a]
+    lock = deps.redis.lock(f"ambient:lock:dashboard:{repo_id}", timeout=30)
+    assert await lock.acquire()
+    try:
+        with pytest.raises(DashboardBusy) as busy:
+            await approve_ticked(
+                deps.redis, gh, repo_id, number, "main", "maint", draft=False, lock_wait_s=0.2
+            )
+        assert isinstance(busy.value, Retryable)
+    finally:
+        await lock.release()

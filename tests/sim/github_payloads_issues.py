@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.sim.github_payloads import node_id, repo_json, user_json
-from tests.sim.github_state import Comment, Issue, Repo, SimState, iso
+from tests.sim.github_state import Comment, Issue, Repo, Review, ReviewComment, SimState, iso
 
 __all__ = [
     "PullFacts",
@@ -17,6 +17,8 @@ __all__ = [
     "label_json",
     "pull_json",
     "reactions_json",
+    "review_comment_json",
+    "review_json",
     "team_json",
 ]
 
@@ -250,4 +252,70 @@ def pull_json(
             "changed_files": facts.changed_files,
         }
     )
+    return data
+
+
+def review_comment_json(state: SimState, repo: Repo, comment: ReviewComment) -> JSON:
+    """pull-request-review-comment: a comment on one line of the diff (the right side)."""
+    api = f"{state.base_url}/repos/{repo.full_name}"
+    html = f"{state.base_url}/{repo.full_name}/pull/{comment.pull_number}"
+    url = f"{api}/pulls/comments/{comment.id}"
+    data: JSON = {
+        "url": url,
+        "pull_request_review_id": comment.review_id,
+        "id": comment.id,
+        "node_id": node_id("PRRC", comment.id),
+        "diff_hunk": comment.diff_hunk,
+        "path": comment.path,
+        "position": comment.position,
+        "original_position": comment.position,
+        "commit_id": comment.commit_id,
+        "original_commit_id": comment.commit_id,
+        "user": user_json(state, state.user(comment.user)),
+        "body": comment.body,
+        "created_at": iso(comment.created_at),
+        "updated_at": iso(comment.updated_at),
+        "html_url": f"{html}#discussion_r{comment.id}",
+        "pull_request_url": f"{api}/pulls/{comment.pull_number}",
+        "author_association": association(state, repo, comment.user),
+        "_links": {
+            "self": {"href": url},
+            "html": {"href": f"{html}#discussion_r{comment.id}"},
+            "pull_request": {"href": f"{api}/pulls/{comment.pull_number}"},
+        },
+        "reactions": reactions_json(f"{url}/reactions", {}),
+        "start_line": None,
+        "original_start_line": None,
+        "start_side": None,
+        "line": comment.line,
+        "original_line": comment.line,
+        "side": "RIGHT",
+        "subject_type": "line",
+    }
+    if comment.in_reply_to is not None:
+        data["in_reply_to_id"] = comment.in_reply_to
+    return data
+
+
+def review_json(state: SimState, repo: Repo, review: Review) -> JSON:
+    """pull-request-review; `submitted_at` is absent while the review is pending."""
+    api = f"{state.base_url}/repos/{repo.full_name}"
+    html = f"{state.base_url}/{repo.full_name}/pull/{review.pull_number}"
+    data: JSON = {
+        "id": review.id,
+        "node_id": node_id("PRR", review.id),
+        "user": user_json(state, state.user(review.user)),
+        "body": review.body,
+        "state": review.state,
+        "html_url": f"{html}#pullrequestreview-{review.id}",
+        "pull_request_url": f"{api}/pulls/{review.pull_number}",
+        "author_association": association(state, repo, review.user),
+        "_links": {
+            "html": {"href": f"{html}#pullrequestreview-{review.id}"},
+            "pull_request": {"href": f"{api}/pulls/{review.pull_number}"},
+        },
+        "commit_id": review.commit_id,
+    }
+    if review.submitted_at is not None:
+        data["submitted_at"] = iso(review.submitted_at)
     return data

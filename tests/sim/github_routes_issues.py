@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -55,6 +56,74 @@ def _names(value: object) -> list[str]:
     if not isinstance(value, list):
         raise Refused(422, "Invalid request.\n\nFor 'links/0/schema', is not an array.")
     return [str(v["name"]) if isinstance(v, dict) else str(v) for v in value]
+
+
+_SORTS = {
+    "created": lambda i: (i.created_at, i.number),
+    "updated": lambda i: (i.updated_at, i.number),
+}
+
+
+def _since(request: Request) -> float | None:
+    raw = request.query_params.get("since")
+    if raw is None:
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise Refused(422, "Validation Failed", [{"field": "since", "code": "invalid"}]) from None
+
+
+def _listed(sim: Sim, repo: Repo, request: Request) -> list[Issue]:
+    """GitHub's filters of GET /repos/{owner}/{repo}/issues; pull requests are listed too."""
+    query = request.query_params
+    state = query.get("state", "open")
+    if state not in ("open", "closed", "all"):
+        raise Refused(422, "Validation Failed", [{"field": "state", "code": "invalid"}])
+    creator = query.get("creator")
+    wanted = {n.strip().lower() for n in query.get("labels", "").split(",") if n.strip()}
+    assignee = query.get("assignee")
+    since = _since(request)
+    found = []
+    for issue in sim.state.issues.values():
+        if issue.repo_id != repo.id or state not in ("all", issue.state):
+            continue
+        if creator is not None and issue.user.lower() != creator.lower():
+            continue
+        if not wanted <= {n.lower() for n in issue.labels}:
+            continue
+        if assignee == "none" and issue.assignees:
+            continue
+        if assignee == "*" and not issue.assignees:
+            continue
+        if assignee not in (None, "none", "*") and assignee not in issue.assignees:
+            continue
+        if since is not None and issue.updated_at < since:
+            continue
+        found.append(issue)
+    return found
+
+
+async def list_issues(request: Request) -> Response:
+    sim, repo, token = _caller(request)
+    _may(token, None, write=False)
+    sort = request.query_params.get("sort", "created")
+    direction = request.query_params.get("direction", "desc")
+    if sort not in ("created", "updated", "comments") or direction not in ("asc", "desc"):
+        raise Refused(422, "Validation Failed", [{"field": "sort", "code": "invalid"}])
+    issues = _listed(sim, repo, request)
+    if sort == "comments":
+        counts: dict[int, int] = {}
+        for c in sim.state.comments.values():
+            if c.repo_id == repo.id:
+                counts[c.issue_number] = counts.get(c.issue_number, 0) + 1
+        issues.sort(key=lambda i: (counts.get(i.number, 0), i.number))
+    else:
+        issues.sort(key=_SORTS[sort])
+    if direction == "desc":
+        issues.reverse()
+    chunk, headers = page(request, issues)
+    return JSONResponse([issue_json(sim.state, repo, i) for i in chunk], headers=headers)
 
 
 async def create_issue(request: Request) -> Response:
@@ -232,6 +301,7 @@ async def react_issue(request: Request) -> Response:
 
 _I = "/repos/{owner}/{repo}/issues"
 ROUTES = [
+    Route(_I, list_issues, methods=["GET"]),
     Route(_I, create_issue, methods=["POST"]),
     Route(f"{_I}/comments/{{comment_id:int}}", get_comment, methods=["GET"]),
     Route(f"{_I}/comments/{{comment_id:int}}", update_comment, methods=["PATCH"]),

@@ -14,6 +14,7 @@ from tests.sim.github_ops import open_pull
 from tests.sim.github_payloads import user_json
 from tests.sim.github_payloads_issues import PullFacts, pull_json, team_json
 from tests.sim.github_routes_repos import diff_entry_json
+from tests.sim.github_routes_reviews import ROUTES as REVIEW_ROUTES
 from tests.sim.github_state import Issue, Repo
 
 __all__ = ["ROUTES", "pull_facts"]
@@ -248,4 +249,5 @@ ROUTES = [
         requested_reviewers,
         methods=["GET", "POST"],
     ),
+    *REVIEW_ROUTES,
 ]

@@ -25,6 +25,8 @@ __all__ = [
     "Installation",
     "Issue",
     "Repo",
+    "Review",
+    "ReviewComment",
     "SimState",
     "Token",
     "User",
@@ -148,6 +150,40 @@ class Comment:
 
 
 @dataclass
+class ReviewComment:
+    """A comment on a line of a pull request's diff."""
+
+    id: int
+    repo_id: int
+    pull_number: int
+    body: str
+    user: str
+    path: str
+    line: int
+    position: int
+    commit_id: str
+    diff_hunk: str
+    created_at: float
+    updated_at: float
+    review_id: int | None = None
+    in_reply_to: int | None = None
+
+
+@dataclass
+class Review:
+    """A pull request review; a PENDING one has no `submitted_at`."""
+
+    id: int
+    repo_id: int
+    pull_number: int
+    body: str
+    user: str
+    state: str
+    commit_id: str
+    submitted_at: float | None
+
+
+@dataclass
 class CheckRun:
     id: int
     repo_id: int
@@ -247,6 +283,8 @@ class SimState:
     tokens: dict[str, Token] = field(default_factory=dict)
     issues: dict[tuple[int, int], Issue] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)
+    review_comments: dict[int, ReviewComment] = field(default_factory=dict)
+    reviews: dict[int, Review] = field(default_factory=dict)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     check_suites: dict[int, CheckSuite] = field(default_factory=dict)
     workflow_runs: dict[int, WorkflowRun] = field(default_factory=dict)
