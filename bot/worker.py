@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Final
 
 from arq import cron
 from arq.connections import RedisSettings
+from arq.cron import CronJob
 from arq.worker import Worker
 from prometheus_client import start_http_server
 
@@ -19,10 +20,11 @@ from bot.jobs import MAX_TRIES
 from bot.queue import deserialize, serialize
 from bot.workspace import reap_stale
 from handlers import JOBS
-from handlers.sweep import weekly_sweep
+from handlers.redelivery import RUN_TIMEOUT_S, redeliver_failed
+from handlers.sweep import scheduled_sweep
 from sandbox import reap_orphans
 
-__all__ = ["WorkerSettings", "create_worker"]
+__all__ = ["WorkerSettings", "create_worker", "crons"]
 
 log = logging.getLogger("ambient.worker")
 
@@ -44,6 +46,22 @@ def _github_app(settings: Settings, redis: Any) -> GitHubApp | None:
         app_slug=settings.app_slug,
         redis=redis,
     )
+
+
+def crons(redelivery_interval_min: int) -> list[CronJob]:
+    """The crons: the daily sweep, and the redelivery every so many minutes (0: none)."""
+    # Every day 06:00 UTC: each repository's job sweeps when its `sweep.schedule` is due.
+    # `unique` keeps two workers from both running it (the per-day job ids of `sweep_repo`
+    # make a second run enqueue nothing anyway).
+    jobs = [cron(scheduled_sweep, hour=6, minute=0, unique=True)]
+    if redelivery_interval_min:
+        minutes = set(range(0, 60, redelivery_interval_min))
+        # Its figures (asked, pending, given up) stay readable in Redis for an hour.
+        redeliver = cron(
+            redeliver_failed, minute=minutes, unique=True, timeout=RUN_TIMEOUT_S, keep_result=3600
+        )
+        jobs.append(redeliver)
+    return jobs
 
 
 def _has_model(settings: Settings) -> bool:
@@ -88,9 +106,7 @@ class WorkerSettings:
     """arq settings; `create_worker` fills in Redis and the Settings for one process."""
 
     functions: ClassVar = list(JOBS)
-    # Monday 06:00 UTC; `unique` keeps two workers from both running it (the per-week job ids
-    # of `sweep_repo` make a second run enqueue nothing anyway).
-    cron_jobs: ClassVar = [cron(weekly_sweep, weekday=0, hour=6, minute=0, unique=True)]
+    cron_jobs: ClassVar = crons(Settings.model_fields["redelivery_interval_min"].default)
     on_startup = staticmethod(on_startup)
     on_shutdown = staticmethod(on_shutdown)
     job_timeout = JOB_TIMEOUT_S
@@ -127,5 +143,6 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
     # arq keeps a running job's in-progress key for job_timeout + 10 s: after a worker is
     # killed, its job runs again on another worker once that key expires.
     options["job_timeout"] = settings.job_timeout_s
+    options["cron_jobs"] = crons(settings.redelivery_interval_min)
     options.update(overrides)
     return Worker(**options)

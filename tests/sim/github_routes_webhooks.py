@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
+import ssl
 import time
 import uuid
 from typing import Any
@@ -23,6 +25,12 @@ __all__ = ["ROUTES", "deliver"]
 
 JSON = dict[str, Any]
 HOOK_ID = 109948940
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default context, built once: building it per delivery took ~50 ms."""
+    return httpx.create_ssl_context()
 
 
 def _signed_headers(sim: Sim, event: str, guid: str, body: bytes) -> dict[str, str]:
@@ -60,7 +68,7 @@ async def deliver(
     status_code, response_headers, response_body = 0, {}, ""
     if state.webhook_url:
         try:
-            async with httpx.AsyncClient(timeout=10.0) as client:
+            async with httpx.AsyncClient(timeout=10.0, verify=_tls()) as client:
                 resp = await client.post(state.webhook_url, content=raw, headers=headers)
             status_code = resp.status_code
             response_headers = dict(resp.headers)
