@@ -57,12 +57,19 @@ def serve(host: str, port: int) -> None:
 @cli.command()
 def worker() -> None:
     """Run a worker that takes jobs from Redis."""
+    from redis.exceptions import RedisError
+
+    from bot.redact import without_password
     from bot.telemetry import configure_logging
     from bot.worker import create_worker
 
     settings = _settings()
     configure_logging(settings.log_level)
-    create_worker(settings).run()
+    try:
+        create_worker(settings).run()
+    except (RedisError, OSError) as exc:
+        # arq has retried the connection a few times already; the process manager restarts us.
+        _fail(f"redis unreachable at {without_password(settings.redis_url)}: {exc}", code=1)
 
 
 @cli.group()

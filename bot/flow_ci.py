@@ -41,7 +41,7 @@ from bot.flow_report import Facts, FixSummary, failed_summary, outcome_summary
 from bot.gates import Timings, pass_gates
 from bot.github import InstallationClient
 from bot.github_values import JobLog
-from bot.pipeline import finish
+from bot.pipeline import Outcome, finish, tally
 from bot.publish_ci import CiPublisher
 from bot.repo_config import ConfigOutcome
 from bot.verify import Verification
@@ -229,6 +229,7 @@ async def _work(
         result = await run_fixer(model, settings, config, task, workspace, worktree)
         timings.add("fix", started)
         if result.proposal is None or result.verification is None:
+            tally((Outcome("fixer", f"CI failure on {request.branch}", "failed"),))
             return not_fixed(diagnosis, tried_text(result.rounds))
         verified = result.verification
         gated = await pass_gates(
@@ -244,6 +245,7 @@ async def _work(
             gh, workspace, replace(diagnosis, after=verified), draft=config.config.draft_prs
         )
         outcome = await finish(gated, workspace, worktree, publisher, 1, timings)
+    tally((outcome,))
     log.info("ci fix finished", extra={"fate": outcome.fate, "timings": timings.stages})
     return outcome_summary(outcome, facts, publisher.published)
 

@@ -40,7 +40,7 @@ from bot.github import InstallationClient
 from bot.github_retry import GitHubNotFound
 from bot.github_values import PullRequest, hidden_marker
 from bot.limits import count_job, limit_reply
-from bot.pipeline import Outcome, finish
+from bot.pipeline import Outcome, finish, tally
 from bot.publish_github import GitHubPublisher, HeadMoved, fix_target
 from bot.repo_config import ConfigOutcome
 
@@ -213,10 +213,9 @@ async def _work(
         if result.proposal is None or result.verification is None:
             last = result.rounds[-1].detail if result.rounds else "no round ran"
             reason = f"no verified fix in {len(result.rounds)} rounds; last: {last}"
-            return outcome_summary(
-                Outcome("fixer", task.instructions.split("\n", 1)[0][:80], "failed", reason),
-                facts,
-            )
+            failed = Outcome("fixer", task.instructions.split("\n", 1)[0][:80], "failed", reason)
+            tally((failed,))
+            return outcome_summary(failed, facts)
         verified = result.verification
         gated = await pass_gates(
             result.proposal,
@@ -243,5 +242,6 @@ async def _work(
             trailer=f"Ambient-Job: {request.job_id}",
         )
         outcome = await finish(gated, workspace, worktree, publisher, 1, timings)
+    tally((outcome,))
     log.info("fix finished", extra={"fate": outcome.fate, "timings": timings.stages})
     return outcome_summary(outcome, facts, publisher.published)

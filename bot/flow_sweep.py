@@ -35,7 +35,7 @@ from bot.github import InstallationClient
 from bot.github_values import hidden_marker
 from bot.limits import count_job, limit_reply
 from bot.local import EMPTY_TREE, SandboxRunner
-from bot.pipeline import Outcome, PipelineConfig, process
+from bot.pipeline import Outcome, PipelineConfig, process, tally
 from bot.publish_sweep import SweepPublisher, approve_ticked, open_pulls, upsert_dashboard
 from bot.repo_config import ConfigOutcome
 from bot.secret_scan import Finding, scan_diff_text
@@ -199,7 +199,7 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
         focus = await _hot_files(deps, repo.full_name)
         proposals, failures = await _proposals(deps, config, pipeline, workspace, focus)
         publisher = SweepPublisher(gh, workspace, base_sha)
-        outcomes = await process(proposals, workspace, pipeline, publisher, timings)
+        outcomes = tally(await process(proposals, workspace, pipeline, publisher, timings))
     low = [publisher.pushed[o.branch] for o in outcomes if o.fate == "published"]
     high = [Entry(o.title, o.branch) for o in outcomes if o.fate == "awaiting-approval"]
     room = _room(config, await gh.open_pull_heads())

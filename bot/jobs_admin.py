@@ -43,9 +43,9 @@ from bot.jobs_records import (
     queued_record,
 )
 from bot.queue import deserialize, serialize
-from bot.redact import redact
+from bot.redact import redact, without_password
 
-__all__ = ["JobStore", "open_store", "safe_url"]
+__all__ = ["JobStore", "open_store"]
 
 #: Keys per pipelined round trip: large enough to list thousands of jobs in a few trips,
 #: small enough that no single reply holds up Redis.
@@ -150,7 +150,7 @@ async def open_store(redis_url: str) -> AsyncIterator[JobStore]:
     Raises `QueueUnavailable` with a one-line message that names the URL without its password,
     when Redis cannot be reached or fails a command, at connection or inside the block.
     """
-    where = safe_url(redis_url)
+    where = without_password(redis_url)
     try:
         # One attempt: an operator wants the error now, not after arq's five retries.
         settings = replace(RedisSettings.from_dsn(redis_url), conn_retries=0)
@@ -167,17 +167,6 @@ async def open_store(redis_url: str) -> AsyncIterator[JobStore]:
     finally:
         if pool is not None:
             await pool.aclose()
-
-
-def safe_url(url: str) -> str:
-    """`url` with the password of its user info removed (`redis://:pw@h/0` → `redis://h/0`)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    netloc, slash, path = rest.partition("/")
-    userinfo, _, host = netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user + '@' if user else ''}{host}{slash}{path}"
 
 
 def _queued(job_id: str, raw: bytes, running: bool, tries: int, score: float) -> JobRecord:

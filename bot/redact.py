@@ -24,7 +24,13 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["RedactingFilter", "install_redaction", "redact", "uninstall_redaction"]
+__all__ = [
+    "RedactingFilter",
+    "install_redaction",
+    "redact",
+    "uninstall_redaction",
+    "without_password",
+]
 
 _KEY_BLOCK = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END [A-Z0-9 ]*-----|.*)"
 _SCHEME = r"(?:bearer|token|basic|digest|apikey|negotiate|ntlm)"
@@ -165,3 +171,14 @@ def _all_handlers() -> list[logging.Handler]:
         if isinstance(logger, logging.Logger)
     ]
     return [handler for logger in loggers for handler in logger.handlers]
+
+
+def without_password(url: str) -> str:
+    """`url` with the password of its user info removed (`redis://:pw@h/0` → `redis://h/0`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    netloc, slash, path = rest.partition("/")
+    userinfo, _, host = netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user + '@' if user else ''}{host}{slash}{path}"

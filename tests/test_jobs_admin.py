@@ -25,9 +25,10 @@ from click.testing import CliRunner, Result
 from bot.cli import cli
 from bot.errors import Permanent, PolicyDenied
 from bot.jobs import MAX_TRIES, JobResult, Received, job
-from bot.jobs_admin import open_store, safe_url
+from bot.jobs_admin import open_store
 from bot.jobs_records import JobRecord, attempt_of, finished_record, plan_retries
 from bot.queue import Enqueuer, JobSpec, serialize
+from bot.redact import without_password
 from bot.worker import WorkerSettings
 from tests.fixtures.redis import RedisServer
 from tests.support import free_port
@@ -427,6 +428,6 @@ def test_arq_giving_up_is_named_with_the_try_count() -> None:
 
 
 def test_safe_url_drops_only_the_password() -> None:
-    assert safe_url("redis://:pw@h:6379/0") == "redis://h:6379/0"
-    assert safe_url("rediss://u:p@w@h/1") == "rediss://u@h/1"
-    assert safe_url("redis://h:6379/0") == "redis://h:6379/0"
+    assert without_password("redis://:pw@h:6379/0") == "redis://h:6379/0"
+    assert without_password("rediss://u:p@w@h/1") == "rediss://u@h/1"
+    assert without_password("redis://h:6379/0") == "redis://h:6379/0"

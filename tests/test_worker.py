@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 import redis
@@ -15,6 +18,7 @@ from bot.telemetry import JsonFormatter
 from bot.worker import create_worker
 from tests.fixtures.ingress import Receiver
 from tests.fixtures.redis import RedisServer
+from tests.support import free_port
 from tests.webhook_corpus import selected
 
 
@@ -106,3 +110,23 @@ def test_json_log_lines_carry_context_and_never_a_token() -> None:
     assert entry["delivery_id"] == "d-9"
     assert token not in line
     assert "REDACTED" in entry["msg"]
+
+
+def test_a_worker_that_cannot_reach_redis_says_so_in_one_line() -> None:
+    env = {
+        **os.environ,
+        "AMBIENT_REDIS_URL": f"redis://:hunter2@127.0.0.1:{free_port()}/0",
+        "AMBIENT_LOG_LEVEL": "ERROR",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("ambient: redis unreachable at redis://127.0.0.1:")
+    assert "hunter2" not in done.stderr
