@@ -9,9 +9,11 @@ this is what keeps the receiver within its throughput budget; alone, a delivery 
 
 The encoded jobs (each carries its webhook body, kilobytes) never pass through Lua: handing a
 large argument to a script costs Redis more than the plain commands around it
-(bench/ingress.py). Each is written first, in the same pipeline, to a staging key of its own
-with the job's expiry; the script then only renames it into place (O(1), no copy) or deletes
-it. A staging key left by a receiver that died mid-pipeline is never read and expires.
+(bench/ingress.py). They are written by one MSET under staging keys of the batch's own, and
+the script renames each into place (O(1), no copy) or deletes it. Both run in one MULTI/EXEC,
+so Redis applies the whole batch or none of it, and a staging key never outlives its batch.
+The script is sent whole (EVAL, which Redis compiles once and caches) because inside a
+transaction a forgotten EVALSHA would fail only after the MSET had been applied.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import orjson
 from arq.constants import default_queue_name, expires_extra_ms, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from bot.errors import QueueUnavailable
 from bot.redact import redact
@@ -104,25 +106,31 @@ class EnqueueOutcome:
 
 
 # One call records a whole batch of deliveries whose encoded jobs are already staged.
-# KEYS: the queue. ARGV: delivery ttl seconds, score ms, the staging, delivery, job and result
-# key prefixes, then the batch as JSON: [[delivery id, [job id, ...]], ...]; the n-th job of
-# the batch is staged under the staging prefix followed by n.
+# KEYS: the queue. ARGV: delivery ttl seconds, score ms, job expiry ms, the staging, delivery,
+# job and result key prefixes, then the batch as JSON: [[delivery id, [job id, ...]], ...];
+# the n-th job of the batch is staged under the staging prefix followed by n.
 # The other keys are named here rather than passed in: arq runs on one Redis, never a Cluster,
 # and a few hundred key arguments cost the receiver more to encode than the script to build.
 # Returns per delivery -1 when it is a duplicate, else a list of 1 (queued) / 0 (known) per job.
 _ENQUEUE_LUA: Final = """
-local ttl, score = ARGV[1], ARGV[2]
-local staging, delivery_prefix, job_prefix, result_prefix = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local batch = cjson.decode(ARGV[7])
+local ttl, score, expiry = ARGV[1], ARGV[2], ARGV[3]
+local staging, delivery_prefix, job_prefix, result_prefix = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local batch = cjson.decode(ARGV[8])
 -- Nothing is written unless every staged job is there: a script is not rolled back.
-local n = 0
+local n, missing = 0, nil
 for _, delivery in ipairs(batch) do
   for _ in ipairs(delivery[2]) do
     n = n + 1
-    if redis.call('EXISTS', staging .. n) == 0 then
-      return redis.error_reply('staged job missing: ' .. staging .. n)
+    if not missing and redis.call('EXISTS', staging .. n) == 0 then
+      missing = staging .. n
     end
   end
+end
+if missing then
+  for i = 1, n do
+    redis.call('DEL', staging .. i)
+  end
+  return redis.error_reply('staged job missing: ' .. missing)
 end
 local out = {}
 n = 0
@@ -133,6 +141,7 @@ for d, delivery in ipairs(batch) do
     n = n + 1
     if fresh and redis.call('EXISTS', job_prefix .. job_id, result_prefix .. job_id) == 0 then
       redis.call('RENAME', staging .. n, job_prefix .. job_id)
+      redis.call('PEXPIRE', job_prefix .. job_id, expiry)
       redis.call('ZADD', KEYS[1], score, job_id)
       flags[i] = 1
     else
@@ -175,7 +184,6 @@ class Enqueuer:
         self._ttl_s = delivery_ttl_s
         self._queue_name = queue_name
         self._max_in_flight = max_in_flight
-        self._sha: str | None = None
         self._pending: list[_Pending] = []
         self._flush_scheduled = False
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -219,7 +227,12 @@ class Enqueuer:
         try:
             results = await self._run_batch(batch)
         except (RedisError, OSError) as exc:
-            error = QueueUnavailable(f"redis unreachable: {type(exc).__name__}: {exc}")
+            what = (
+                "redis refused the delivery"
+                if isinstance(exc, ResponseError)
+                else "redis unreachable"
+            )
+            error = QueueUnavailable(f"{what}: {type(exc).__name__}: {exc}")
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(error)
@@ -229,40 +242,22 @@ class Enqueuer:
                 item.future.set_result(_outcome(item.specs, result))
 
     async def _run_batch(self, batch: list[_Pending]) -> list[object]:
-        now_ms = int(time.time() * 1000)
-        staged, keys, argv = self._arguments(batch, now_ms)
-        if self._sha is None:
-            self._sha = await self._redis.script_load(_ENQUEUE_LUA)
-        try:
-            results = await self._stage_and_enqueue(self._sha, staged, keys, argv)
-        except NoScriptError:
-            # Redis restarted and forgot the script: load it again, once.
-            self._sha = await self._redis.script_load(_ENQUEUE_LUA)
-            results = await self._stage_and_enqueue(self._sha, staged, keys, argv)
+        staged, keys, argv = self._arguments(batch, int(time.time() * 1000))
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.mset(staged)
+        pipe.eval(_ENQUEUE_LUA, len(keys), *keys, *argv)
+        _, results = await pipe.execute()
         if not isinstance(results, list) or len(results) != len(batch):
             raise RedisError(f"enqueue script answered {results!r:.80}")
         return results
 
-    async def _stage_and_enqueue(
-        self, sha: str, staged: list[tuple[str, bytes]], keys: list[str], argv: list[Any]
-    ) -> object:
-        pipe = self._redis.pipeline(transaction=False)
-        for key, encoded in staged:
-            pipe.set(key, encoded, px=expires_extra_ms)
-        pipe.evalsha(sha, len(keys), *keys, *argv)
-        answers = await pipe.execute(raise_on_error=False)
-        for answer in answers:
-            if isinstance(answer, Exception):
-                raise answer
-        return answers[-1]
-
     def _arguments(
         self, batch: list[_Pending], now_ms: int
-    ) -> tuple[list[tuple[str, bytes]], list[str], list[Any]]:
+    ) -> tuple[dict[str, bytes], list[str], list[Any]]:
         # A fresh random prefix per batch: two receivers staging the same delivery at the
         # same moment never share a staging key.
         prefix = f"{STAGING_KEY_PREFIX}{secrets.token_hex(8)}:"
-        staged: list[tuple[str, bytes]] = []
+        staged: dict[str, bytes] = {}
         plan: list[tuple[str, list[str]]] = []
         for item in batch:
             # The body goes in as the JSON it is, not as a string to escape again.
@@ -271,11 +266,12 @@ class Enqueuer:
                 encoded = serialize_job(
                     spec.function, (spec.to_json(), body), {}, None, now_ms, serializer=serialize
                 )
-                staged.append((f"{prefix}{len(staged) + 1}", encoded))
+                staged[f"{prefix}{len(staged) + 1}"] = encoded
             plan.append((item.delivery_id, [spec.job_id for spec in item.specs]))
         argv: list[Any] = [
             self._ttl_s,
             now_ms,
+            expires_extra_ms,
             prefix,
             DELIVERY_KEY_PREFIX,
             job_key_prefix,

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
-from arq.constants import default_queue_name, job_key_prefix
+from arq.constants import default_queue_name, expires_extra_ms, job_key_prefix
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
@@ -77,7 +77,9 @@ async def test_a_job_already_queued_by_another_delivery_is_reported_not_rewritte
     assert await _staged_left(client) == []
 
 
-async def test_a_script_redis_forgot_is_loaded_again(client: Redis) -> None:
+async def test_a_restarted_redis_that_forgot_every_script_still_takes_deliveries(
+    client: Redis,
+) -> None:
     enqueuer = Enqueuer(client, delivery_ttl_s=3600)
     await enqueuer.submit("d1", [_spec("a", "d1")], BODY)
     await client.script_flush()
@@ -89,6 +91,7 @@ async def test_a_script_redis_forgot_is_loaded_again(client: Redis) -> None:
 async def test_the_script_writes_nothing_when_a_staged_job_is_missing(client: Redis) -> None:
     plan = orjson.dumps([["d-ok", ["one"]], ["d-missing", ["two"]]]).decode()
     await client.set(STAGING_KEY_PREFIX + "t:1", b"{}")
+    await client.set(STAGING_KEY_PREFIX + "t:3", b"{}")
     with pytest.raises(ResponseError, match="staged job missing"):
         await client.eval(  # type: ignore[misc]
             _ENQUEUE_LUA,
@@ -96,6 +99,7 @@ async def test_the_script_writes_nothing_when_a_staged_job_is_missing(client: Re
             default_queue_name,
             "3600",
             "1",
+            "60000",
             STAGING_KEY_PREFIX + "t:",
             DELIVERY_KEY_PREFIX,
             job_key_prefix,
@@ -105,3 +109,12 @@ async def test_the_script_writes_nothing_when_a_staged_job_is_missing(client: Re
     assert await client.exists(DELIVERY_KEY_PREFIX + "d-ok") == 0
     assert await client.exists(job_key_prefix + "one") == 0
     assert await client.zcard(default_queue_name) == 0
+    # The batch's staged jobs are gone too; another batch's key is not the script's to touch.
+    assert await _staged_left(client) == [(STAGING_KEY_PREFIX + "t:3").encode()]
+
+
+async def test_queued_jobs_expire_like_arqs_own(client: Redis) -> None:
+    await Enqueuer(client, delivery_ttl_s=3600).submit("d1", [_spec("a", "d1")], BODY)
+    job_ttl_ms = await client.pttl(job_key_prefix + "a")
+    assert 0 < job_ttl_ms <= expires_extra_ms
+    assert 0 < await client.ttl(DELIVERY_KEY_PREFIX + "d1") <= 3600
