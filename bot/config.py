@@ -40,6 +40,7 @@ SETTING_HINTS: Final[Mapping[str, str]] = {
     "max_body_bytes": "the largest webhook body accepted, in bytes",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "metrics_port": "a TCP port for the worker's Prometheus metrics, or 0 for none",
+    "worker_max_jobs": "how many jobs one worker process runs at once (1 to 500)",
     "redelivery_interval_min": "minutes between looks for failed webhook deliveries to ask GitHub "
     "for again (1 to 60), or 0 for never",
 }
@@ -73,6 +74,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # arq's default; each job mostly waits on the model, git and the sandbox.
+    worker_max_jobs: int = Field(default=10, ge=1, le=500)
     # GitHub never redelivers a failed delivery by itself (handlers/redelivery.py does).
     redelivery_interval_min: int = Field(default=15, ge=0, le=60)
 

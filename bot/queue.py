@@ -88,9 +88,12 @@ class JobSpec:
 
     @classmethod
     def from_json(cls, text: str) -> JobSpec:
+        """Decode `to_json`'s text; fields a newer release added are ignored, so a worker not
+        yet upgraded still runs (and reports) a job a newer receiver queued."""
         data = orjson.loads(text)
-        data["options"] = tuple(tuple(pair) for pair in data.get("options", ()))
-        return cls(**data)
+        known = {name: data[name] for name in cls.__slots__ if name in data}
+        known["options"] = tuple(tuple(pair) for pair in data.get("options", ()))
+        return cls(**known)
 
     def option(self, key: str, default: str = "") -> str:
         return dict(self.options).get(key, default)

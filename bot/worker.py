@@ -143,6 +143,7 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
     # arq keeps a running job's in-progress key for job_timeout + 10 s: after a worker is
     # killed, its job runs again on another worker once that key expires.
     options["job_timeout"] = settings.job_timeout_s
+    options["max_jobs"] = settings.worker_max_jobs
     options["cron_jobs"] = crons(settings.redelivery_interval_min)
     options.update(overrides)
     return Worker(**options)

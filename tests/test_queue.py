@@ -118,3 +118,10 @@ async def test_queued_jobs_expire_like_arqs_own(client: Redis) -> None:
     job_ttl_ms = await client.pttl(job_key_prefix + "a")
     assert 0 < job_ttl_ms <= expires_extra_ms
     assert 0 < await client.ttl(DELIVERY_KEY_PREFIX + "d1") <= 3600
+
+
+def test_a_job_spec_from_a_newer_release_still_decodes() -> None:
+    spec = _spec("ci:1:abc")
+    newer = orjson.loads(spec.to_json())
+    newer["priority"] = "high"
+    assert JobSpec.from_json(orjson.dumps(newer).decode()) == spec

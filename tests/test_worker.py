@@ -130,3 +130,9 @@ def test_a_worker_that_cannot_reach_redis_says_so_in_one_line() -> None:
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("ambient: redis unreachable at redis://127.0.0.1:")
     assert "hunter2" not in done.stderr
+
+
+def test_the_worker_runs_as_many_jobs_at_once_as_configured() -> None:
+    settings = load_settings({"AMBIENT_WORKER_MAX_JOBS": "25"})
+    worker = create_worker(settings, handle_signals=False)
+    assert worker.max_jobs == 25

@@ -12,8 +12,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 project=$(cd "$here/../.." && pwd)
 name=${AMBIENT_SANDBOX_IMAGE_NAME:-ambient-sandbox}
 suite=${AMBIENT_SANDBOX_SUITE:-bookworm}
+base_script="$project/scripts/debian-base.sh"
 recipe_hash=$(cat "$here/build.sh" "$here/setup.sh" "$here/packages.txt" "$here/requirements.txt" \
-  | { cat; echo "$suite"; } | sha256sum | cut -c1-12)
+  "$base_script" | { cat; echo "$suite"; } | sha256sum | cut -c1-12)
 tag="$name:$recipe_hash"
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
@@ -54,20 +55,20 @@ cp "$here/setup.sh" "$here/requirements.txt" "$work/recipe/"
   -d "$work/recipe/wheels" -r "$here/requirements.txt" >"$log" 2>&1 || fail "pip download"
 
 packages=$(grep -v '^#' "$here/packages.txt" | paste -sd, -)
-mmdebstrap --variant=minbase --include="$packages" \
+# shellcheck source=../../scripts/debian-base.sh
+. "$base_script"
+# Keep these settings in step with the Dockerfile beside this script.
+offline_debian_image "$tag" "$suite" "$packages" "$log" \
   --customize-hook="copy-in $work/recipe /tmp" \
   --customize-hook='chroot "$1" sh /tmp/recipe/setup.sh' \
   --customize-hook='rm -rf "$1/tmp/recipe"' \
-  "$suite" "$work/rootfs.tar" >>"$log" 2>&1 || fail "mmdebstrap"
-
-# Keep these settings in step with the Dockerfile beside this script.
-docker import \
-  --change 'ENV PATH=/opt/toolchain/bin:/usr/local/bin:/usr/bin:/bin' \
-  --change 'ENV LANG=C.UTF-8' \
-  --change 'ENV HOME=/home/sandbox' \
-  --change 'USER 1000:1000' \
-  --change 'WORKDIR /workspace' \
-  --change "LABEL org.opencontainers.image.title=$name ambient.recipe=$recipe_hash" \
-  "$work/rootfs.tar" "$tag" >>"$log" 2>&1 || fail "docker import"
+  -- \
+  'ENV PATH=/opt/toolchain/bin:/usr/local/bin:/usr/bin:/bin' \
+  'ENV LANG=C.UTF-8' \
+  'ENV HOME=/home/sandbox' \
+  'USER 1000:1000' \
+  'WORKDIR /workspace' \
+  "LABEL org.opencontainers.image.title=$name ambient.recipe=$recipe_hash" \
+  || fail "the image build"
 docker tag "$tag" "$name:latest"
 echo "sandbox image $tag built offline in ${SECONDS}s (also tagged $name:latest)"
