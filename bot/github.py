@@ -231,6 +231,26 @@ class GitHubApp:
         items = await self._api.pages("list installations", "/app/installations")
         return tuple((int(i["id"]), str((i.get("account") or {}).get("login", ""))) for i in items)
 
+    async def installation_repositories(self, installation_id: int) -> tuple[str, ...]:
+        """Full names of every repository installation `installation_id` reaches, read with a
+        token that may read metadata only (it is used for this one list and dropped)."""
+        call = f"create installation token for installation {installation_id}"
+        body = await self._api.json(
+            call,
+            "POST",
+            f"/app/installations/{installation_id}/access_tokens",
+            json={"permissions": {"metadata": "read"}},
+        )
+        api = _Api(
+            TokenAuthStrategy(str(body["token"])),
+            f"installation {installation_id}",
+            **self._options,
+        )
+        items = await api.pages(
+            "list installation repositories", "/installation/repositories", key="repositories"
+        )
+        return tuple(str(item["full_name"]) for item in items)
+
     async def token(
         self, installation_id: int, owner: str, repo: str, permissions: Mapping[str, str]
     ) -> InstallationToken:

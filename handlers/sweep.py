@@ -14,7 +14,7 @@ from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
 from bot.deps import Deps
-from bot.errors import WebhookMalformed
+from bot.errors import AmbientError, WebhookMalformed
 from bot.events import Event, get_bool, get_int, get_str
 from bot.flow_sweep import SweepRequest, approve_from_dashboard, sweep_repository
 from bot.jobs import JobResult, Received, expect, job
@@ -27,6 +27,7 @@ __all__ = [
     "DASHBOARD_TITLE",
     "JOBS",
     "installed_repositories",
+    "recorded_repositories",
     "route",
     "scheduled_sweep",
     "sweep_jobs",
@@ -188,8 +189,26 @@ def sweep_jobs(repos: Iterable[tuple[int, str]], today: date) -> list[tuple[JobS
     return jobs
 
 
-async def installed_repositories(redis: Redis) -> list[tuple[int, str]]:
-    """Every (installation id, repository) the installation bookkeeping knows."""
+async def installed_repositories(deps: Deps) -> list[tuple[int, str]]:
+    """Every (installation id, repository) the App is installed on, as GitHub says.
+
+    When GitHub cannot be asked (no App configured, or it fails now), the repositories the
+    installation events recorded in Redis stand in, and the log says so.
+    """
+    if deps.github is not None:
+        try:
+            return [
+                (installation, name)
+                for installation, _ in await deps.github.installations()
+                for name in await deps.github.installation_repositories(installation)
+            ]
+        except AmbientError as exc:
+            log.warning("installations not listed by GitHub, using the recorded ones: %s", exc)
+    return await recorded_repositories(deps.redis)
+
+
+async def recorded_repositories(redis: Redis) -> list[tuple[int, str]]:
+    """Every (installation id, repository) the installation events recorded."""
     found: list[tuple[int, str]] = []
     async for raw in redis.scan_iter(match="ambient:installation:*:repos"):
         key = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -204,7 +223,7 @@ async def scheduled_sweep(ctx: dict[str, Any]) -> JobResult:
     job sweeps only when its repository's schedule is due."""
     deps: Deps = ctx["deps"]
     queue: ArqRedis = ctx["redis"]
-    jobs = sweep_jobs(await installed_repositories(deps.redis), datetime.now(UTC).date())
+    jobs = sweep_jobs(await installed_repositories(deps), datetime.now(UTC).date())
     enqueued = 0
     for spec, body, defer in jobs:
         made = await queue.enqueue_job(

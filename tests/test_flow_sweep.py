@@ -27,6 +27,7 @@ from bot.publish_sweep import (
     upsert_dashboard,
 )
 from bot.sweep_schedule import claim_period
+from handlers.sweep import installed_repositories, recorded_repositories
 from tests.fixtures.llm_sim import LLMSim
 from tests.fixtures.redis import RedisServer
 from tests.sim.github_client import GitHubSim
@@ -340,3 +341,15 @@ async def test_the_same_tick_twice_opens_one_pr_and_a_held_lock_means_retry(
         assert isinstance(busy.value, Retryable)
     finally:
         await lock.release()
+
+
+async def test_the_cron_asks_github_which_repositories_are_installed(
+    deps: Deps, github_sim: GitHubSim
+) -> None:
+    # No installation event was ever received: Redis knows nothing, GitHub knows the truth.
+    first = github_sim.create_repo("listed", "one", files={"a.txt": "a\n"})
+    second = github_sim.create_repo("listed", "two", files={"a.txt": "a\n"})
+    assert await recorded_repositories(deps.redis) == []
+    found = await installed_repositories(deps)
+    assert (first.installation_id, "listed/one") in found
+    assert (second.installation_id, "listed/two") in found
