@@ -35,6 +35,8 @@ SETTING_HINTS: Final[Mapping[str, str]] = {
     "job_timeout_s": "seconds one job may run; a job whose worker died runs again this much later",
     "sandbox": "docker or bwrap",
     "sandbox_image": "the sandbox image tag built by sandbox/image/build.sh",
+    "sandbox_runtime": "auto (gVisor's runsc when the Docker engine has it, else the engine's "
+    "default), runsc (require gVisor: no sandbox opens without it) or runc (never gVisor)",
     "workspace_root": "a writable directory for ephemeral clones",
     "dedupe_ttl_s": "seconds to remember a delivery id, at least 259200 (72 h)",
     "max_body_bytes": "the largest webhook body accepted, in bytes",
@@ -68,6 +70,8 @@ class Settings(BaseSettings):
     job_timeout_s: int = Field(default=1800, ge=10)
     sandbox: Literal["docker", "bwrap"] = "docker"
     sandbox_image: str = "ambient-sandbox:latest"
+    # Docker only: "runsc" lets an operator who requires gVisor say so instead of falling back.
+    sandbox_runtime: Literal["auto", "runc", "runsc"] = "auto"
     workspace_root: Path = Path(tempfile.gettempdir()) / "ambient-workspaces"
     # GitHub keeps failed deliveries for 3 days: remember ids at least that long.
     dedupe_ttl_s: int = Field(default=72 * 3600, ge=72 * 3600)

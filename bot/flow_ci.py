@@ -217,7 +217,11 @@ async def _work(
         hot = hot_paths(_joined(logs), (await read_repo(worktree)).paths)
         checks = checks_of(config, worktree)
         async with open_sandbox(
-            settings.sandbox, worktree, policy=checks.policy, image=settings.sandbox_image
+            settings.sandbox,
+            worktree,
+            policy=checks.policy,
+            image=settings.sandbox_image,
+            runtime=settings.sandbox_runtime,
         ) as box:
             before = await checked(worktree, box, checks.commands)
         timings.add("reproduce", started)

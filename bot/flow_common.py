@@ -122,7 +122,11 @@ async def run_fixer(
     """The fixer's loop, each round verified by the repository's checks in the sandbox."""
     checks = checks_of(config, worktree)
     async with open_sandbox(
-        settings.sandbox, worktree, policy=checks.policy, image=settings.sandbox_image
+        settings.sandbox,
+        worktree,
+        policy=checks.policy,
+        image=settings.sandbox_image,
+        runtime=settings.sandbox_runtime,
     ) as box:
         return await Fixer(model, policy=config.config.path_policy()).fix(
             FixTask(task.instructions, task.log, task.touched, checks.lines),

@@ -41,7 +41,6 @@ from bot.repo_config import ConfigOutcome
 from bot.secret_scan import Finding, scan_diff_text
 from bot.sweep_schedule import CLAIM_TTL_S, claim_period, sweep_period
 from bot.workspace import Workspace
-from sandbox import open_sandbox
 
 __all__ = ["SweepRequest", "approve_from_dashboard", "sweep_repository"]
 
@@ -89,7 +88,7 @@ async def _scan(root: Path) -> list[Finding]:
 async def _ruff(config: PipelineConfig, workspace: Workspace) -> tuple[Proposal | None, str]:
     worktree = await workspace.add_worktree("ruff")
     try:
-        async with open_sandbox(config.sandbox, worktree, image=config.image) as box:
+        async with config.sandbox_on(worktree) as box:
             return await ruff_proposal(SandboxRunner(box), worktree), ""
     except RuffFailed as exc:
         return None, f"ruff: {exc}"
@@ -188,11 +187,10 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
     if base_sha is None:
         return {"status": "ignored", "reason": f"{repo.default_branch} has no commit yet"}
     settings, timings = deps.settings, Timings()
-    pipeline = PipelineConfig(
-        settings.sandbox,
-        settings.sandbox_image,
-        tuple(config.config.verify.commands) or None,
-        config.config.gate_options(),
+    pipeline = PipelineConfig.from_settings(
+        settings,
+        checks=tuple(config.config.verify.commands) or None,
+        gates=config.config.gate_options(),
     )
     async with await gh.clone(base_sha, settings.workspace_root, request.job_id) as workspace:
         found = await secrets_report(_scan, workspace.repo)

@@ -38,7 +38,7 @@ from bot.pipeline import (
 from bot.publish_local import LocalPublisher
 from bot.secret_scan import Finding, scan_diff_text
 from bot.workspace import Workspace
-from sandbox import Command, Sandbox, open_sandbox
+from sandbox import Command, Sandbox
 
 __all__ = ["LocalRun", "local_fix", "local_sweep", "snapshot"]
 
@@ -103,7 +103,7 @@ async def _scan_repository(root: Path) -> list[Finding]:
 async def _ruff(run: LocalRun, workspace: Workspace) -> tuple[Proposal | None, str]:
     worktree = await workspace.add_worktree("ruff")
     try:
-        async with open_sandbox(run.config.sandbox, worktree, image=run.config.image) as box:
+        async with run.config.sandbox_on(worktree) as box:
             return await ruff_proposal(SandboxRunner(box), worktree), ""
     except RuffFailed as exc:
         return None, f"ruff: {exc}"
@@ -174,9 +174,7 @@ async def local_fix(run: LocalRun, model: LLM, task: FixTask) -> Report:
     ) as workspace:
         worktree = await workspace.add_worktree("fix")
         commands, policy = checks_for(run.config, worktree)
-        async with open_sandbox(
-            run.config.sandbox, worktree, policy=policy, image=run.config.image
-        ) as box:
+        async with run.config.sandbox_on(worktree, policy) as box:
             result = await Fixer(model, policy=run.config.gates.path_policy).fix(
                 FixTask(task.instructions, task.log, task.touched, tuple(map(str, commands))),
                 worktree,

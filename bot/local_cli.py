@@ -63,7 +63,7 @@ def prepare(path: str, sandbox: str | None) -> tuple[Settings, LocalRun]:
     target = Path(path).resolve()
     if not (target / ".git").exists():
         _fail(f"{target} is not a git checkout (no .git)")
-    config = PipelineConfig(sandbox=_sandbox(sandbox, settings), image=settings.sandbox_image)
+    config = PipelineConfig.from_settings(settings, sandbox=_sandbox(sandbox, settings))
     return settings, LocalRun(target, settings.workspace_root, config, _model(settings))
 
 

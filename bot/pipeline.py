@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
@@ -18,6 +18,7 @@ from typing import Final, Protocol
 from prometheus_client import Counter
 
 from agents.proposal import Proposal
+from bot.config import Settings
 from bot.gates import Fate, Gated, GateOptions, Timings, pass_gates
 from bot.git import run_git
 from bot.publish_local import Publication
@@ -76,6 +77,34 @@ class PipelineConfig:
     gates: GateOptions = field(default_factory=GateOptions)
     parallel: int = 2
     command_timeout_s: float = 600.0
+    runtime: str = "auto"
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        sandbox: SandboxKind | None = None,
+        checks: tuple[str, ...] | None = None,
+        gates: GateOptions | None = None,
+    ) -> PipelineConfig:
+        """The sandbox backend, image and runtime of `settings` (`sandbox` overrides the
+        backend), with the repository's `checks` and `gates`."""
+        return cls(
+            sandbox=sandbox or settings.sandbox,
+            image=settings.sandbox_image,
+            checks=checks,
+            gates=GateOptions() if gates is None else gates,
+            runtime=settings.sandbox_runtime,
+        )
+
+    def sandbox_on(
+        self, worktree: Path, policy: CommandPolicy | None = None
+    ) -> AbstractAsyncContextManager[Sandbox]:
+        """A sandbox of this backend, image and runtime over `worktree`, for `async with`."""
+        return open_sandbox(
+            self.sandbox, worktree, policy=policy, image=self.image, runtime=self.runtime
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +195,7 @@ async def verifier(config: PipelineConfig, worktree: Path, baseline: Baseline) -
         return Verification((), skipped)
     async with (
         artifacts_discarded(worktree),
-        open_sandbox(config.sandbox, worktree, policy=policy, image=config.image) as box,
+        config.sandbox_on(worktree, policy) as box,
     ):
         verification = await run_checks(box, wanted, baseline.known_failures)
     return Verification(verification.runs, skipped)
@@ -182,7 +211,7 @@ async def failing_on_base(
     known: dict[str, frozenset[str]] = {}
     try:
         commands, policy = checks_for(config, worktree)
-        async with open_sandbox(config.sandbox, worktree, policy=policy, image=config.image) as box:
+        async with config.sandbox_on(worktree, policy) as box:
             for command in commands:
                 (run,) = (await run_checks(box, [command])).runs
                 if run.ok:

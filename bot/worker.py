@@ -23,6 +23,7 @@ from handlers import JOBS
 from handlers.redelivery import RUN_TIMEOUT_S, redeliver_failed
 from handlers.sweep import scheduled_sweep
 from sandbox import reap_orphans
+from sandbox.docker import NO_RUNSC, engine_runtimes
 
 __all__ = ["WorkerSettings", "create_worker", "crons"]
 
@@ -82,6 +83,11 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     if settings.sandbox == "docker":
         try:
             await reap_orphans()
+            if settings.sandbox_runtime == "runsc" and "runsc" not in await engine_runtimes(
+                fresh=True
+            ):
+                # Said at start, not only by each job that verifies.
+                log.error(NO_RUNSC)
         except SandboxError as exc:
             # The engine may come up after the worker; jobs that verify fail until it does.
             log.warning("sandboxes not reaped: %s", exc)

@@ -59,6 +59,8 @@ async def start_sandbox(
     """Open a sandbox of `kind` over `workspace`; the caller must `close()` it.
 
     `image` and `runtime` concern docker only, `toolchain` bwrap only (see each backend).
+    `runtime` "auto" uses gVisor's runsc when the engine has it, "runsc" requires it (else
+    `SandboxUnavailable`), "runc" never uses it, None keeps the engine's default.
     """
     if kind == "docker":
         return await DockerSandbox.open(

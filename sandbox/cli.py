@@ -65,7 +65,11 @@ def verify(
         policy = CommandPolicy().extended(checks.allow, CONFIG_PATH)
         for command in commands:
             policy.check(command.argv)
-        results = asyncio.run(_run_all(chosen, path, commands, policy, settings.sandbox_image))
+        results = asyncio.run(
+            _run_all(
+                chosen, path, commands, policy, settings.sandbox_image, settings.sandbox_runtime
+            )
+        )
     except (AmbientError, ValueError) as exc:
         click.echo(f"ambient verify: {exc}", err=True)
         ctx.exit(2)
@@ -78,9 +82,14 @@ def verify(
 
 
 async def _run_all(
-    kind: SandboxKind, path: Path, commands: list[Command], policy: CommandPolicy, image: str
+    kind: SandboxKind,
+    path: Path,
+    commands: list[Command],
+    policy: CommandPolicy,
+    image: str,
+    runtime: str,
 ) -> list[Result]:
-    async with open_sandbox(kind, path, policy=policy, image=image) as sandbox:
+    async with open_sandbox(kind, path, policy=policy, image=image, runtime=runtime) as sandbox:
         return [await sandbox.run(command) for command in commands]
 
 

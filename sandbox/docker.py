@@ -2,11 +2,12 @@
 
 The container starts with no network, a read-only root, a tmpfs /tmp, only the workspace
 mounted read-write (its .git read-only: hooks written there would run on the host), every
-capability dropped, no-new-privileges, PID / memory (= memory+swap) / CPU limits, and, when the
-engine has gVisor, `--runtime runsc`. Its PID 1 is docker's init keeping `sleep infinity` alive
-as nobody (65534); commands are `docker exec`ed into it as uid 1000, so a command that signals
-every process it may (`kill -1`) cannot stop the container, and the same call clears what a
-command left running. Labels let `sandbox.reaper` remove containers a crashed worker left.
+capability dropped, no-new-privileges, PID / memory (= memory+swap) / CPU limits, and
+`--runtime runsc` when the engine has gVisor (or always, when the caller requires it). Its
+PID 1 is docker's init keeping `sleep infinity` alive as nobody (65534); commands are `docker
+exec`ed into it as uid 1000, so a command that signals every process it may (`kill -1`) cannot
+stop the container, and the same call clears what a command left running. Labels let
+`sandbox.reaper` remove containers a crashed worker left.
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ from sandbox.policy import CommandPolicy
 from sandbox.reaper import LABEL, owner_label
 from sandbox.sharing import SharedWorkspace, share_workspace
 
-__all__ = ["DEFAULT_IMAGE", "DockerSandbox", "engine_runtimes"]
+__all__ = ["DEFAULT_IMAGE", "NO_RUNSC", "DockerSandbox", "engine_runtimes"]
 
 DEFAULT_IMAGE: Final = "ambient-sandbox:latest"
+NO_RUNSC: Final = (
+    "the Docker engine has no runsc runtime (gVisor): register it (docs/operations.md, gVisor)"
+    " or set AMBIENT_SANDBOX_RUNTIME=auto"
+)
 _KEEPALIVE_UID: Final = 65534
 # Runs the command, then SIGKILLs whatever else the command's user still runs (backgrounded
 # or daemonized children): kill(-1) reaches every process the caller may signal but itself.
@@ -49,10 +54,11 @@ _GRACE_S: Final = 1.0
 _RUNTIMES: dict[str, frozenset[str]] = {}
 
 
-async def engine_runtimes() -> frozenset[str]:
-    """The OCI runtimes the engine knows (e.g. runc, runsc), asked once per process."""
+async def engine_runtimes(*, fresh: bool = False) -> frozenset[str]:
+    """The OCI runtimes the engine knows (e.g. runc, runsc), asked once per process unless
+    `fresh`."""
     key = docker_env().get("DOCKER_HOST", "")
-    if key not in _RUNTIMES:
+    if fresh or key not in _RUNTIMES:
         call = await docker("info", "--format", "{{range $name, $_ := .Runtimes}}{{$name}} {{end}}")
         _RUNTIMES[key] = frozenset(call.stdout.split())
     return _RUNTIMES[key]
@@ -91,13 +97,13 @@ class DockerSandbox(SandboxBase):
     ) -> DockerSandbox:
         """Start the job's container over `workspace` (a directory on the engine's host).
 
-        `runtime` "auto" picks gVisor's runsc when the engine has it; None keeps the engine's
-        default; any other name must be configured in the engine.
+        `runtime` "auto" picks gVisor's runsc when the engine has it; "runsc" requires it
+        (`SandboxUnavailable` before any container starts otherwise); None keeps the engine's
+        default; any other name ("runc") is passed as it is and must be known to the engine.
         """
         limits = limits or Limits()
         workspace = _checked_workspace(workspace)
-        if runtime == "auto":
-            runtime = "runsc" if "runsc" in await engine_runtimes() else None
+        runtime = await _chosen_runtime(runtime)
         st = workspace.stat()
         shared = None
         if st.st_uid in (0, _KEEPALIVE_UID):
@@ -199,6 +205,15 @@ class DockerSandbox(SandboxBase):
             )
 
 
+async def _chosen_runtime(runtime: str | None) -> str | None:
+    if runtime == "auto":
+        return "runsc" if "runsc" in await engine_runtimes() else None
+    # Asked again before refusing: runsc may have been registered since the last answer.
+    if runtime == "runsc" and "runsc" not in await engine_runtimes(fresh=True):
+        raise SandboxUnavailable(NO_RUNSC)
+    return runtime
+
+
 def _checked_workspace(workspace: Path) -> Path:
     resolved = workspace.resolve()
     if not resolved.is_dir():
@@ -252,6 +267,10 @@ def _start_error(call: DockerCall, image: str, runtime: str | None) -> SandboxUn
             f"sandbox image {image} is not in the engine: build it with sandbox/image/build.sh"
         )
     if runtime and "runtime" in call.stderr:
+        # The engine changed since it was asked: ask again at the next start.
+        _RUNTIMES.pop(docker_env().get("DOCKER_HOST", ""), None)
+        if runtime == "runsc":
+            return SandboxUnavailable(NO_RUNSC)
         return SandboxUnavailable(f"docker runtime {runtime} is not configured: {line}")
     return SandboxUnavailable(f"docker sandbox did not start: {line}")
 
