@@ -21,25 +21,9 @@ suite=${DEBIAN_SUITE:-bookworm}
 # Dockerfile would otherwise install with apt (SYSTEM_PACKAGES there).
 base_packages=python3,python3-venv,git,ca-certificates,tini,bubblewrap
 
-if [ -n "${PIP:-}" ]; then
-  read -r -a pip <<<"$PIP"
-elif [ -x "$project/.venv/bin/pip" ]; then
-  pip=("$project/.venv/bin/pip")
-else
-  pip=(python3 -m pip)
-fi
-
-work=$(mktemp -d)
-log="$work/build.log"
-cleanup() { rm -rf "$work"; }
-fail() {
-  echo "build-image.sh: $1 failed; the last lines of its log:" >&2
-  tail -n 25 "$log" >&2
-  exit 1
-}
-trap cleanup EXIT
+choose_pip "$project"
+build_workdir build-image.sh
 command -v docker >/dev/null || { echo "build-image.sh: docker is not installed" >&2; exit 1; }
-touch "$log"
 
 # Manuals, translations and documentation (copyright files excepted) are left out, as the slim
 # Python images leave them out.

@@ -33,3 +33,29 @@ offline_debian_image() {
   rm -f "$rootfs"
   return "$status"
 }
+
+# choose_pip PROJECT: sets the array `pip` to $PIP (split on spaces), else PROJECT's .venv pip,
+#   else `python3 -m pip`.
+choose_pip() {
+  if [ -n "${PIP:-}" ]; then
+    read -r -a pip <<<"$PIP"
+  elif [ -x "$1/.venv/bin/pip" ]; then
+    pip=("$1/.venv/bin/pip")
+  else
+    pip=(python3 -m pip)
+  fi
+}
+
+# build_workdir SCRIPT: sets `work` (a scratch directory removed at exit) and `log` (its build
+#   log), and defines `fail STEP`, which names the step and shows the log's last lines.
+build_workdir() {
+  work=$(mktemp -d)
+  log="$work/build.log"
+  touch "$log"
+  trap 'rm -rf "$work"' EXIT
+  eval "fail() {
+    echo \"$1: \$1 failed; the last lines of its log:\" >&2
+    tail -n 25 \"\$log\" >&2
+    exit 1
+  }"
+}

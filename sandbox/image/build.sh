@@ -26,23 +26,10 @@ fi
 for tool in mmdebstrap docker; do
   command -v "$tool" >/dev/null || { echo "build.sh: $tool is not installed" >&2; exit 1; }
 done
-if [ -n "${PIP:-}" ]; then
-  read -r -a pip <<<"$PIP"
-elif [ -x "$project/.venv/bin/pip" ]; then
-  pip=("$project/.venv/bin/pip")
-else
-  pip=(python3 -m pip)
-fi
-
-work=$(mktemp -d)
-log="$work/build.log"
-cleanup() { rm -rf "$work"; }
-fail() {
-  echo "build.sh: $1 failed; the last lines of its log:" >&2
-  tail -n 25 "$log" >&2
-  exit 1
-}
-trap cleanup EXIT
+# shellcheck source=../../scripts/debian-base.sh
+. "$base_script"
+choose_pip "$project"
+build_workdir build.sh
 
 mkdir -p "$work/recipe"
 cp "$here/setup.sh" "$here/requirements.txt" "$work/recipe/"
@@ -55,8 +42,6 @@ cp "$here/setup.sh" "$here/requirements.txt" "$work/recipe/"
   -d "$work/recipe/wheels" -r "$here/requirements.txt" >"$log" 2>&1 || fail "pip download"
 
 packages=$(grep -v '^#' "$here/packages.txt" | paste -sd, -)
-# shellcheck source=../../scripts/debian-base.sh
-. "$base_script"
 # Keep these settings in step with the Dockerfile beside this script.
 offline_debian_image "$tag" "$suite" "$packages" "$log" \
   --customize-hook="copy-in $work/recipe /tmp" \

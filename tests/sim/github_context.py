@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -13,7 +14,7 @@ from tests.sim.github_auth import Refused
 from tests.sim.github_git import Git
 from tests.sim.github_state import Repo, SimState
 
-__all__ = ["Sim", "body_json", "page", "sim_of"]
+__all__ = ["Sim", "body_json", "page", "sim_of", "since"]
 
 
 @dataclass
@@ -81,3 +82,14 @@ def page(request: Request, items: list[Any]) -> tuple[list[Any], dict[str, str]]
         links.append(f'<{url.include_query_params(page=number - 1)}>; rel="prev"')
         links.append(f'<{url.include_query_params(page=1)}>; rel="first"')
     return chunk, ({"Link": ", ".join(links)} if links else {})
+
+
+def since(request: Request) -> float | None:
+    """The `since` query parameter (ISO 8601) as a timestamp; GitHub's 422 when malformed."""
+    raw = request.query_params.get("since")
+    if raw is None:
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise Refused(422, "Validation Failed", [{"field": "since", "code": "invalid"}]) from None

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.sim.github_auth import NOT_ACCESSIBLE, Refused, allows, need_repo
-from tests.sim.github_context import Sim, body_json, page, sim_of
+from tests.sim.github_context import Sim, body_json, page, sim_of, since
 from tests.sim.github_payloads import node_id, user_json
 from tests.sim.github_payloads_issues import REACTIONS, comment_json, issue_json, label_json
 from tests.sim.github_state import Comment, Issue, Repo, Token, iso
@@ -64,16 +63,6 @@ _SORTS = {
 }
 
 
-def _since(request: Request) -> float | None:
-    raw = request.query_params.get("since")
-    if raw is None:
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise Refused(422, "Validation Failed", [{"field": "since", "code": "invalid"}]) from None
-
-
 def _listed(sim: Sim, repo: Repo, request: Request) -> list[Issue]:
     """GitHub's filters of GET /repos/{owner}/{repo}/issues; pull requests are listed too."""
     query = request.query_params
@@ -83,7 +72,7 @@ def _listed(sim: Sim, repo: Repo, request: Request) -> list[Issue]:
     creator = query.get("creator")
     wanted = {n.strip().lower() for n in query.get("labels", "").split(",") if n.strip()}
     assignee = query.get("assignee")
-    since = _since(request)
+    after = since(request)
     found = []
     for issue in sim.state.issues.values():
         if issue.repo_id != repo.id or state not in ("all", issue.state):
@@ -98,7 +87,7 @@ def _listed(sim: Sim, repo: Repo, request: Request) -> list[Issue]:
             continue
         if assignee not in (None, "none", "*") and assignee not in issue.assignees:
             continue
-        if since is not None and issue.updated_at < since:
+        if after is not None and issue.updated_at < after:
             continue
         found.append(issue)
     return found

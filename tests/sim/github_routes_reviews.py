@@ -4,14 +4,13 @@ test write them as a person (an installation token always writes as the App)."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.sim.github_auth import Refused, need_repo
-from tests.sim.github_context import Sim, body_json, page, sim_of
+from tests.sim.github_context import Sim, body_json, page, sim_of, since
 from tests.sim.github_payloads_issues import review_comment_json, review_json
 from tests.sim.github_routes_sim import repo_of
 from tests.sim.github_state import Issue, Repo, Review, ReviewComment
@@ -41,26 +40,16 @@ def _readable(request: Request) -> tuple[Sim, Repo, Issue]:
     return sim, repo, _pull_of(sim, repo, request)
 
 
-def _since(request: Request) -> float | None:
-    raw = request.query_params.get("since")
-    if raw is None:
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise Refused(422, "Validation Failed", [{"field": "since", "code": "invalid"}]) from None
-
-
 async def list_review_comments(request: Request) -> Response:
     """Ascending by id; `sort` (created, updated) with `direction` orders them otherwise."""
     sim, repo, pull = _readable(request)
-    since = _since(request)
+    after = since(request)
     found = [
         c
         for c in sim.state.review_comments.values()
         if c.repo_id == repo.id
         and c.pull_number == pull.number
-        and (since is None or c.updated_at >= since)
+        and (after is None or c.updated_at >= after)
     ]
     sort = request.query_params.get("sort")
     if sort not in (None, "created", "updated"):

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -83,6 +83,13 @@ class ProcessGroup:
             )
         self.children.append((name, process))
 
+    def process(self, name: str) -> subprocess.Popen[bytes]:
+        """The running child started as `name` (KeyError when there is none)."""
+        for started, process in self.children:
+            if started == name:
+                return process
+        raise KeyError(name)
+
     def check_alive(self) -> None:
         """Raise, naming the process and its last log lines, if a child has exited."""
         for name, process in self.children:
@@ -132,11 +139,19 @@ class ProcessGroup:
         wait_for_port(port)
         return f"http://127.0.0.1:{port}/v1"
 
-    def ambient(self, env: Mapping[str, str], ready_timeout_s: float = 60.0) -> AppUrls:
-        """`ambient serve` and `ambient worker` with `env`; returns once both are ready."""
+    def ambient(
+        self,
+        env: Mapping[str, str],
+        ready_timeout_s: float = 60.0,
+        worker_argv: Sequence[str] = (sys.executable, "-m", "bot", "worker"),
+    ) -> AppUrls:
+        """`ambient serve` and `ambient worker` with `env`; returns once both are ready.
+
+        `worker_argv` replaces the worker's command line (it must log "worker started").
+        """
         port = free_port()
         self.spawn("serve", [sys.executable, "-m", "bot", "serve", "--port", str(port)], env)
-        self.spawn("worker", [sys.executable, "-m", "bot", "worker"], env)
+        self.spawn("worker", list(worker_argv), env)
         wait_for_port(port, ready_timeout_s)
         worker_log = self.log_path("worker")
         deadline = time.monotonic() + ready_timeout_s
