@@ -20,7 +20,7 @@ from bot.jobs import MAX_TRIES
 from bot.queue import deserialize, serialize
 from bot.workspace import reap_stale
 from handlers import JOBS
-from handlers.redelivery import RUN_TIMEOUT_S, redeliver_failed
+from handlers.redelivery import redeliver_failed
 from handlers.sweep import scheduled_sweep
 from sandbox import reap_orphans
 from sandbox.docker import NO_RUNSC, engine_runtimes
@@ -57,10 +57,10 @@ def crons(redelivery_interval_min: int) -> list[CronJob]:
     jobs = [cron(scheduled_sweep, hour=6, minute=0, unique=True)]
     if redelivery_interval_min:
         minutes = set(range(0, 60, redelivery_interval_min))
-        # Its figures (asked, pending, given up) stay readable in Redis for an hour.
-        redeliver = cron(
-            redeliver_failed, minute=minutes, unique=True, timeout=RUN_TIMEOUT_S, keep_result=3600
-        )
+        # Its figures (asked, pending, given up) stay readable in Redis for an hour. No timeout of
+        # its own: arq holds every job's in-progress lock for the longest function timeout + 10 s,
+        # so a longer one here would delay the re-run of any job whose worker died.
+        redeliver = cron(redeliver_failed, minute=minutes, unique=True, keep_result=3600)
         jobs.append(redeliver)
     return jobs
 

@@ -67,6 +67,9 @@ class Workspace:
         self.base_sha = base_sha
         self._env = dict(env)
         self._worktrees: dict[str, Path] = {}
+        # git reads every worktree's administrative files while it adds or removes one: two at
+        # once can see the other's half-written (`failed to read .git/worktrees/…/commondir`).
+        self._worktree_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"Workspace({self.root.name}, base={self.base_sha[:12]})"
@@ -128,9 +131,11 @@ class Workspace:
             raise PathNotAllowed(f"worktree {safe} already exists in {self.root.name}")
         path = self.root / _WORKTREES_DIR / safe
         path.parent.mkdir(mode=0o700, exist_ok=True)
-        await run_git(
-            ["worktree", "add", "--quiet", "--detach", str(path), sha or self.base_sha], self.repo
-        )
+        async with self._worktree_lock:
+            await run_git(
+                ["worktree", "add", "--quiet", "--detach", str(path), sha or self.base_sha],
+                self.repo,
+            )
         self._worktrees[safe] = path
         return path
 
@@ -194,7 +199,8 @@ class Workspace:
     async def remove_worktree(self, worktree: Path) -> None:
         """Delete one worktree and its administrative files."""
         path = self._checkout(worktree)
-        await run_git(["worktree", "remove", "--force", "--force", str(path)], self.repo)
+        async with self._worktree_lock:
+            await run_git(["worktree", "remove", "--force", "--force", str(path)], self.repo)
         self._worktrees = {k: v for k, v in self._worktrees.items() if v != path}
 
     async def close(self) -> None:

@@ -132,7 +132,17 @@ def test_a_worker_that_cannot_reach_redis_says_so_in_one_line() -> None:
     assert "hunter2" not in done.stderr
 
 
-def test_the_worker_runs_as_many_jobs_at_once_as_configured() -> None:
+async def test_the_worker_runs_as_many_jobs_at_once_as_configured() -> None:
+    # Built inside the running loop: arq's Worker takes the current loop, and makes one
+    # (never closed) when there is none.
     settings = load_settings({"AMBIENT_WORKER_MAX_JOBS": "25"})
     worker = create_worker(settings, handle_signals=False)
     assert worker.max_jobs == 25
+
+
+async def test_a_job_of_a_dead_worker_runs_again_one_job_timeout_later() -> None:
+    # arq keeps a taken job's in-progress lock for the longest timeout of any function + 10 s:
+    # no cron or job may carry a timeout longer than the configured one.
+    settings = load_settings({"AMBIENT_JOB_TIMEOUT_S": "20"})
+    worker = create_worker(settings, handle_signals=False)
+    assert worker.in_progress_timeout_s == 30

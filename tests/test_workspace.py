@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import stat
@@ -146,6 +147,17 @@ async def test_worktree_names_are_confined(tmp_path: Path, origin: tuple[str, st
             await ws.diff(tmp_path)
         with pytest.raises(PathNotAllowed):
             await ws.add_worktree("..")
+
+
+async def test_worktrees_added_and_removed_at_once_all_succeed(
+    tmp_path: Path, origin: tuple[str, str, str]
+) -> None:
+    url, first, _ = origin
+    async with await Workspace.clone(url, first, None, tmp_path / "ws", "job") as ws:
+        trees = await asyncio.gather(*(ws.add_worktree(f"proposal-{n}") for n in range(12)))
+        assert all((tree / ".git").is_file() for tree in trees)
+        await asyncio.gather(*(ws.remove_worktree(tree) for tree in trees))
+        assert not any(tree.exists() for tree in trees)
 
 
 async def test_workspace_removed_when_the_job_fails(
