@@ -11,54 +11,48 @@ simulator logged it (the fix commit exists before the reply is sent).
 The stages come from what the worker records: its JSON log ("received", each "model call",
 and the "fix finished" timings: context, clone, fix, scan, publish) and the simulator's
 request log. ingress: the receiver's answer to the signed POST; queue: from that answer to the
-worker's "received" (arq polls its queue every 0.5 s); token: to the job's first repository
+worker's "received" (the worker polls its queue every 0.1 s); token: to the job's first repository
 call; setup: permission, 👀, the PR and the check run, until the flow's own timings start;
 agents: the model calls; sandbox+verify: the rest of the fixer's rounds (apply, the sandbox's
 start and stop, the tests); report: from "fix finished" to the reply.
 
 The baseline, measured interleaved in the same run: `@app help` on the same pull request,
 webhook to reply, which runs no model and no sandbox. One warm-up run of each is left out of
-the figures. Each PR is closed after its runs, so every run meets the same repository.
+the figures. Each PR is closed after its runs, so every run meets the same repository, whose
+config raises the daily job limit that eleven runs by one person would otherwise reach.
 
 Last line: e2e_p50_s=<x> e2e_p90_s=<y> help_p50_s=<z>
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
 import re
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import httpx
+from _harness import (
+    OWNER,
+    bot_replies,
+    choose_sandbox,
+    close_pull,
+    fresh_pull,
+    job_lines,
+    reply_posts,
+    running_app,
+    stamp,
+    wait_for,
+)
+
+from tests.sim.github_client import GitHubSim
+from tests.sim.processes import ProcessGroup
 
 Stages = dict[str, float]
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.sim.github_client import GitHubSim  # noqa: E402
-from tests.sim.processes import ProcessGroup, ambient_env  # noqa: E402
 
 RUNS = 10
 BUDGET_S = 5.0
-POLL_S = 0.05
-WAIT_S = 120.0
-OWNER, NAME = "octo", "demo"
-EXAMPLE = ROOT / "examples" / "python-demo"
-# A dockerd run for Ambient alone may listen here instead of the default socket; a DOCKER_HOST
-# that is set always wins.
-DOCKER_SOCKET = Path("/run/ambient-docker.sock")
-IMAGE = "ambient-sandbox:latest"
+NAME = "demo"
 STAGES = (
     "ingress", "queue", "token", "setup", "context", "clone", "agents", "sandbox+verify",
     "scan", "publish", "report",
@@ -70,92 +64,6 @@ NOT_RECORDED = (
 )
 
 
-def choose_sandbox() -> tuple[str, str]:
-    """("docker", note) when an engine answers and the image exists, else ("bwrap", why)."""
-    if "DOCKER_HOST" not in os.environ and DOCKER_SOCKET.exists():
-        os.environ["DOCKER_HOST"] = f"unix://{DOCKER_SOCKET}"
-    if shutil.which("docker") is None:
-        return "bwrap", "no docker binary: fell back to bwrap"
-    info = subprocess.run(["docker", "info"], capture_output=True, timeout=60, check=False)
-    if info.returncode != 0:
-        return "bwrap", "no Docker engine answers: fell back to bwrap"
-    image = subprocess.run(
-        ["docker", "image", "inspect", IMAGE], capture_output=True, timeout=60, check=False
-    )
-    if image.returncode != 0:
-        return "bwrap", f"the image {IMAGE} is missing: fell back to bwrap"
-    return "docker", f"docker at {os.environ.get('DOCKER_HOST', 'the default socket')}"
-
-
-def script(path: Path) -> None:
-    """An instant model: the fixer's one proposal guards the empty case; the reviewer approves."""
-    old = (EXAMPLE / "inventory.py").read_text()
-    new = old.replace("/ len(items)", "/ len(items) if items else 0.0")
-    diff = "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            "a/inventory.py",
-            "b/inventory.py",
-        )
-    )
-    title = "Guard the empty case"
-    answer = [{"title": title, "description": title, "diff": diff, "risk_level": "low"}]
-    steps = [
-        {"match": {"agent": "fixer"}, "content": json.dumps(answer), "repeat": True},
-        {"match": {"agent": "reviewer"}, "content": '{"verdict": "approve"}', "repeat": True},
-    ]
-    path.write_text(json.dumps(steps))
-
-
-def seed(sim: GitHubSim, scratch: Path) -> None:
-    source = scratch / "source"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("__pycache__", ".*cache"))
-    sim.create_repo(OWNER, NAME, source_dir=source)
-    sim.set_codeowners(OWNER, NAME, "*.py @carol\n")
-    for user, role in (("maint", "maintain"), ("alice", "write"), ("carol", "write")):
-        sim.set_permission(OWNER, NAME, user, role)  # type: ignore[arg-type]
-
-
-def fresh_pull(sim: GitHubSim, run: int) -> tuple[int, str]:
-    """A new PR whose head fails its tests (the failing run's log is what the model reads)."""
-    branch = f"feature-{run}"
-    head = sim.commit(OWNER, NAME, branch, {"README.md": f"# demo\n\nChange {run}.\n"})
-    number = sim.open_pr(OWNER, NAME, branch, "main", title=f"Tweak {run}", user="alice")
-    failed = {"name": "tests", "conclusion": "failure", "log": "FAILED assert None == 0.0\n"}
-    sim.add_workflow_run(OWNER, NAME, head, branch, jobs=[failed])
-    return number, head
-
-
-def close_pull(sim: GitHubSim, token: str, number: int) -> None:
-    """Close a measured PR: the simulator's check-run answers run git for every open PR, which
-    would make later runs slower for a reason GitHub does not have."""
-    url = f"{sim.api_url}/repos/{OWNER}/{NAME}/pulls/{number}"
-    auth = {"Authorization": f"token {token}"}
-    httpx.patch(url, json={"state": "closed"}, headers=auth, timeout=30).raise_for_status()
-
-
-def reply_posts(sim: GitHubSim, number: int) -> list[float]:
-    path = f"/repos/{OWNER}/{NAME}/issues/{number}/comments"
-    return [r["time"] for r in sim.requests() if r["method"] == "POST" and r["path"] == path]
-
-
-def wait_for(condition: Callable[[], Any], what: str, group: ProcessGroup) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        group.check_alive()
-        time.sleep(POLL_S)
-    raise TimeoutError(f"{what} did not happen in {WAIT_S:.0f}s")
-
-
-def bot_replies(sim: GitHubSim, number: int) -> list[dict[str, Any]]:
-    comments = sim.repo_state(OWNER, NAME)["comments"]
-    return [c for c in comments if c["issue_number"] == number and c["user"] == sim.app.bot_login]
-
-
 def emit(sim: GitHubSim, number: int, body: str, user: str) -> tuple[str, float]:
     sim.clear_requests()
     started = time.time()
@@ -163,30 +71,18 @@ def emit(sim: GitHubSim, number: int, body: str, user: str) -> tuple[str, float]
     return guid, started
 
 
-def job_lines(log: Path, guid: str) -> list[dict[str, Any]]:
-    lines = []
-    for raw in log.read_text(errors="replace").splitlines():
-        if guid in raw and raw.startswith("{"):
-            lines.append(json.loads(raw))
-    return lines
-
-
-def stamp(line: dict[str, Any]) -> float:
-    return datetime.fromisoformat(line["ts"]).timestamp()
-
-
 def fix_run(sim: GitHubSim, group: ProcessGroup, log: Path, run: int) -> tuple[int, Stages]:
     """One `fix this` on a fresh PR: the PR, and the end-to-end time and stages in seconds."""
-    number, head = fresh_pull(sim, run)
+    number, head = fresh_pull(sim, NAME, run)
     guid, started = emit(sim, number, f"@{sim.app.slug} fix this", "maint")
-    wait_for(lambda: bot_replies(sim, number), f"the reply to fix run {run}", group)
+    wait_for(lambda: bot_replies(sim, NAME, number), f"the reply to fix run {run}", group)
     requests = sim.requests()
-    ended = max(reply_posts(sim, number))
+    ended = max(reply_posts(requests, NAME, number))
     lines = job_lines(log, guid)
     received = stamp(next(x for x in lines if x["msg"] == "received"))
     finished = next((x for x in lines if x["msg"] == "fix finished"), None)
     if finished is None or finished.get("fate") != "published":
-        raise RuntimeError(f"fix run {run} published nothing: {bot_replies(sim, number)}")
+        raise RuntimeError(f"fix run {run} published nothing: {bot_replies(sim, NAME, number)}")
     timings: dict[str, float] = finished["timings"]
     (delivery,) = [d for d in sim.deliveries() if d["guid"] == guid]
     first_call = min(r["time"] for r in requests if r["path"].startswith("/repos/"))
@@ -219,8 +115,8 @@ def fix_run(sim: GitHubSim, group: ProcessGroup, log: Path, run: int) -> tuple[i
 def help_run(sim: GitHubSim, group: ProcessGroup, number: int) -> float:
     """`@app help` on PR `number` (which has one reply already): webhook to the help reply."""
     _, started = emit(sim, number, f"@{sim.app.slug} help", "bob")
-    wait_for(lambda: len(bot_replies(sim, number)) > 1, "the help reply", group)
-    return max(reply_posts(sim, number)) - started
+    wait_for(lambda: len(bot_replies(sim, NAME, number)) > 1, "the help reply", group)
+    return max(reply_posts(sim.requests(), NAME, number)) - started
 
 
 def p90(values: list[float]) -> float:
@@ -258,7 +154,7 @@ def measure(sim: GitHubSim, group: ProcessGroup, log: Path) -> tuple[list[Stages
     for run in range(RUNS + 1):
         number, stages = fix_run(sim, group, log, run)
         took = help_run(sim, group, number)
-        close_pull(sim, token, number)
+        close_pull(sim, token, NAME, number)
         print(f"run {run}: help {took:.3f} s, fix {stages['e2e']:.2f} s =", flush=True)
         print("  " + " + ".join(f"{s} {stages[s]:.2f}" for s in STAGES), flush=True)
         if run:
@@ -270,25 +166,8 @@ def measure(sim: GitHubSim, group: ProcessGroup, log: Path) -> tuple[list[Stages
 def main() -> None:
     sandbox, note = choose_sandbox()
     print(f"sandbox: {note}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    with tempfile.TemporaryDirectory(prefix="ambient-e2e-") as name:
-        scratch = Path(name)
-        script(scratch / "script.json")
-        with ProcessGroup(scratch) as group:
-            redis_url = group.redis()
-            sim = group.github_sim()
-            try:
-                llm_url = group.llm_sim(scratch / "script.json")
-                seed(sim, scratch)
-                env = ambient_env(sim, llm_url, redis_url, sandbox, scratch / "workspaces")
-                app = group.ambient(env)
-                sim.set_webhook(f"{app.receiver}/webhook")
-                fixes, helps = measure(sim, group, app.worker_log)
-            except (TimeoutError, RuntimeError) as exc:
-                # The scratch directory goes with the processes: show the log before it does.
-                tail = group.log_path("worker").read_text(errors="replace")[-3000:]
-                sys.exit(f"e2e_latency: {exc}\nthe worker's log ends:\n{tail}")
-            finally:
-                sim.close()
+    with running_app("ambient-e2e-", sandbox, [NAME]) as run:
+        fixes, helps = measure(run.sim, run.group, run.app.worker_log)
     report(fixes, helps, note)
 
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests/data/webhooks/selected/check_suite.completed.success.with-pr.json"
 SECRET = "bench-secret"
 DURATION_S = 6
-PER_RUN = 40_000
+PER_RUN = 60_000
 
 WRK_SCRIPT = r"""
 local requests = {}

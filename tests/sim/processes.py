@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -139,19 +139,11 @@ class ProcessGroup:
         wait_for_port(port)
         return f"http://127.0.0.1:{port}/v1"
 
-    def ambient(
-        self,
-        env: Mapping[str, str],
-        ready_timeout_s: float = 60.0,
-        worker_argv: Sequence[str] = (sys.executable, "-m", "bot", "worker"),
-    ) -> AppUrls:
-        """`ambient serve` and `ambient worker` with `env`; returns once both are ready.
-
-        `worker_argv` replaces the worker's command line (it must log "worker started").
-        """
+    def ambient(self, env: Mapping[str, str], ready_timeout_s: float = 60.0) -> AppUrls:
+        """`ambient serve` and `ambient worker` with `env`; returns once both are ready."""
         port = free_port()
         self.spawn("serve", [sys.executable, "-m", "bot", "serve", "--port", str(port)], env)
-        self.spawn("worker", list(worker_argv), env)
+        self.spawn("worker", [sys.executable, "-m", "bot", "worker"], env)
         wait_for_port(port, ready_timeout_s)
         worker_log = self.log_path("worker")
         deadline = time.monotonic() + ready_timeout_s
