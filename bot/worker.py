@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, ClassVar, Final
 
@@ -23,6 +24,7 @@ from handlers import JOBS
 from handlers.redelivery import redeliver_failed
 from handlers.sweep import scheduled_sweep
 from sandbox import reap_orphans
+from sandbox.bwrap import reap_scratch
 from sandbox.docker import NO_RUNSC, engine_runtimes
 
 __all__ = ["WorkerSettings", "create_worker", "crons"]
@@ -94,6 +96,7 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     # Longer than any job may run, so a reaper never removes a live job's workspace.
     stale_s = 2 * max(JOB_TIMEOUT_S, settings.job_timeout_s)
     await reap_stale(settings.workspace_root, older_than_s=stale_s)
+    await asyncio.to_thread(reap_scratch, stale_s)
     log.info("worker started", extra={"jobs": [job.__name__ for job in JOBS]})
 
 

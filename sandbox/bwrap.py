@@ -26,6 +26,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -44,7 +45,10 @@ from sandbox.cgroups import CgroupSet, create_cgroups
 from sandbox.policy import CommandPolicy
 from sandbox.spawner import Spawned, Spawner, SpawnerGone
 
-__all__ = ["BwrapSandbox", "default_toolchain"]
+__all__ = ["SCRATCH_PREFIX", "BwrapSandbox", "default_toolchain", "reap_scratch"]
+
+#: Each sandbox's own /etc files live in a temporary directory named so.
+SCRATCH_PREFIX: Final = "ambient-bwrap-"
 
 _GRACE_S: Final = 1.0
 _EMPTY_WAIT_S: Final = 5.0
@@ -126,7 +130,7 @@ class BwrapSandbox(SandboxBase):
             if cgroups is not None:
                 cgroups.remove()
             raise
-        scratch = Path(tempfile.mkdtemp(prefix="ambient-bwrap-"))
+        scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
         for filename, text in ETC_FILES.items():
             (scratch / filename).write_text(text)
         args = bwrap_args(bwrap, features, limits, workspace, tools, scratch)
@@ -274,3 +278,20 @@ def _looks_out_of_memory(outcome: Outcome) -> bool:
     if outcome.returncode == -signal.SIGKILL or outcome.returncode == 128 + signal.SIGKILL:
         return True
     return bool(_OOM_SIGNS.search(outcome.stderr.text()[-4096:]))
+
+
+def reap_scratch(
+    older_than_s: float, root: Path | None = None, now: float | None = None
+) -> list[Path]:
+    """Remove the scratch directories of sandboxes older than `older_than_s` (a worker killed
+    outright cannot remove its own). Call it at worker start with a threshold longer than the
+    longest job, so no live sandbox's directory is touched."""
+    parent = Path(tempfile.gettempdir()) if root is None else root
+    limit = (time.time() if now is None else now) - older_than_s
+    removed = []
+    for path in parent.glob(SCRATCH_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink() and path.stat().st_mtime < limit:
+                shutil.rmtree(path)
+                removed.append(path)
+    return removed

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import Command, CommandRefused, Limits, SandboxBackendFailed, SandboxUnavailable
-from sandbox.bwrap import BwrapSandbox, default_toolchain
+from sandbox.bwrap import SCRATCH_PREFIX, BwrapSandbox, default_toolchain, reap_scratch
 from tests.fixtures.sandbox import ANYTHING, host_processes, require_backend
 from tests.support import require_part
 
@@ -182,3 +182,21 @@ async def test_a_toolchain_under_the_hosts_tmp_is_not_hidden_by_the_private_tmp(
     ) as sandbox:
         result = await sandbox.run(Command(("hello-tool",)))
     assert result.stdout.strip() == "from the toolchain"
+
+
+def test_a_killed_workers_scratch_directories_are_reaped_and_live_ones_kept(
+    tmp_path: Path,
+) -> None:
+    old, young = tmp_path / f"{SCRATCH_PREFIX}old", tmp_path / f"{SCRATCH_PREFIX}young"
+    other = tmp_path / "someone-else-old"
+    for directory in (old, young, other):
+        directory.mkdir()
+        (directory / "passwd").write_text("sandbox:x:1000:1000::/tmp:/bin/sh\n")
+    now = 1_000_000.0
+    for directory in (old, other):
+        os.utime(directory, (now - 7200, now - 7200))
+    os.utime(young, (now - 60, now - 60))
+    assert reap_scratch(3600, root=tmp_path, now=now) == [old]
+    assert not old.exists()
+    assert young.exists()
+    assert other.exists()
