@@ -131,6 +131,18 @@ def _compose_tool() -> list[str] | None:
     return [legacy] if legacy else None
 
 
+def _config(tool: list[str], directory: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*tool, "--project-directory", str(directory), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=directory,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(directory)},
+    )
+
+
 def test_a_compose_tool_accepts_the_file(tmp_path: Path) -> None:
     tool = _compose_tool()
     require_part(tool is not None, "`docker compose` or docker-compose")
@@ -142,26 +154,10 @@ def test_a_compose_tool_accepts_the_file(tmp_path: Path) -> None:
         f"AMBIENT_WEBHOOK_SECRET=s\nAMBIENT_GITHUB_PRIVATE_KEY_PATH={key}\nDOCKER_GID=999\n"
     )
     (tmp_path / "docker-compose.yml").write_text(COMPOSE.read_text())
-    checked = subprocess.run(
-        [*tool, "--project-directory", str(tmp_path), "config", "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
+    checked = _config(tool, tmp_path)
     assert checked.returncode == 0, checked.stderr
     # Without DOCKER_GID the file refuses to start, naming what to set.
     env.write_text(f"AMBIENT_GITHUB_PRIVATE_KEY_PATH={key}\n")
-    refused = subprocess.run(
-        [*tool, "--project-directory", str(tmp_path), "config", "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
+    refused = _config(tool, tmp_path)
     assert refused.returncode != 0
     assert "DOCKER_GID" in refused.stderr

@@ -10,7 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from starlette.requests import Request
 
-from tests.sim.github_auth import Refused
+from tests.sim.github_auth import Refused, need_repo
 from tests.sim.github_git import Git
 from tests.sim.github_state import Repo, SimState
 
@@ -93,3 +93,17 @@ def since(request: Request) -> float | None:
         return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
     except ValueError:
         raise Refused(422, "Validation Failed", [{"field": "since", "code": "invalid"}]) from None
+
+
+def caller_repo(request: Request, permission: str, write: bool = False) -> tuple[Sim, Repo]:
+    """The simulator and the repository of the route, once the caller may `permission` on it."""
+    sim = sim_of(request)
+    repo, _ = need_repo(
+        request,
+        sim.state,
+        request.path_params["owner"],
+        request.path_params["repo"],
+        permission,
+        "write" if write else "read",
+    )
+    return sim, repo

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tests.sim.github_auth import Refused, need_repo
-from tests.sim.github_context import Sim, body_json, page, sim_of
+from tests.sim.github_auth import Refused
+from tests.sim.github_context import Sim, body_json, caller_repo, page
 from tests.sim.github_payloads_checks import (
     check_run_json,
     check_suite_json,
@@ -35,19 +35,6 @@ _CONCLUSIONS = (
     "timed_out",
     "action_required",
 )
-
-
-def _repo(request: Request, permission: str, write: bool = False) -> tuple[Sim, Repo]:
-    sim = sim_of(request)
-    repo, _ = need_repo(
-        request,
-        sim.state,
-        request.path_params["owner"],
-        request.path_params["repo"],
-        permission,
-        "write" if write else "read",
-    )
-    return sim, repo
 
 
 async def pulls_for_sha(
@@ -105,7 +92,7 @@ async def _run_json(sim: Sim, repo: Repo, run: CheckRun) -> JSON:
 
 
 async def create_check_run(request: Request) -> Response:
-    sim, repo = _repo(request, "checks", write=True)
+    sim, repo = caller_repo(request, "checks", write=True)
     body = await body_json(request)
     head_sha = str(body.get("head_sha", ""))
     if not body.get("name") or await sim.git(repo).object_type(head_sha) != "commit":
@@ -161,7 +148,7 @@ def _roll_up(sim: Sim, suite: CheckSuite) -> None:
 
 
 async def update_check_run(request: Request) -> Response:
-    sim, repo = _repo(request, "checks", write=True)
+    sim, repo = caller_repo(request, "checks", write=True)
     run = sim.state.check_runs.get(int(request.path_params["check_run_id"]))
     if run is None or run.repo_id != repo.id:
         raise Refused(404, "Not Found")
@@ -186,7 +173,7 @@ async def _sha_for(sim: Sim, repo: Repo, ref: str) -> str:
 
 
 async def list_check_runs(request: Request) -> Response:
-    sim, repo = _repo(request, "checks")
+    sim, repo = caller_repo(request, "checks")
     sha = await _sha_for(sim, repo, request.path_params["ref"])
     name = request.query_params.get("check_name")
     status = request.query_params.get("status")
@@ -206,7 +193,7 @@ async def list_check_runs(request: Request) -> Response:
 
 
 async def list_check_suites(request: Request) -> Response:
-    sim, repo = _repo(request, "checks")
+    sim, repo = caller_repo(request, "checks")
     sha = await _sha_for(sim, repo, request.path_params["ref"])
     head = await sim.git(repo).read_commit(sha)
     suites = [
@@ -231,7 +218,7 @@ def _workflow_run(sim: Sim, repo: Repo, run_id: int) -> WorkflowRun:
 
 
 async def get_workflow_run(request: Request) -> Response:
-    sim, repo = _repo(request, "actions")
+    sim, repo = caller_repo(request, "actions")
     run = _workflow_run(sim, repo, int(request.path_params["run_id"]))
     head = await sim.git(repo).read_commit(run.head_sha)
     pulls = await pulls_for_sha(sim, repo, run.head_sha, run.pull_requests or None)
@@ -239,7 +226,7 @@ async def get_workflow_run(request: Request) -> Response:
 
 
 async def list_jobs(request: Request) -> Response:
-    sim, repo = _repo(request, "actions")
+    sim, repo = caller_repo(request, "actions")
     run = _workflow_run(sim, repo, int(request.path_params["run_id"]))
     chunk, headers = page(request, run.jobs)
     return JSONResponse(
@@ -249,7 +236,7 @@ async def list_jobs(request: Request) -> Response:
 
 
 async def job_logs(request: Request) -> Response:
-    sim, repo = _repo(request, "actions")
+    sim, repo = caller_repo(request, "actions")
     job_id = int(request.path_params["job_id"])
     for run in sim.state.workflow_runs.values():
         if run.repo_id == repo.id and any(j.id == job_id for j in run.jobs):

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.sim.github_auth import Refused, need_repo
-from tests.sim.github_context import Sim, body_json, page, sim_of
+from tests.sim.github_auth import Refused
+from tests.sim.github_context import Sim, body_json, caller_repo, page
 from tests.sim.github_ops import open_pull
 from tests.sim.github_payloads import user_json
 from tests.sim.github_payloads_issues import PullFacts, pull_json, team_json
@@ -21,16 +21,7 @@ __all__ = ["ROUTES", "pull_facts"]
 
 
 def _repo(request: Request, write: bool = False) -> tuple[Sim, Repo]:
-    sim = sim_of(request)
-    repo, _ = need_repo(
-        request,
-        sim.state,
-        request.path_params["owner"],
-        request.path_params["repo"],
-        "pull_requests",
-        "write" if write else "read",
-    )
-    return sim, repo
+    return caller_repo(request, "pull_requests", write)
 
 
 def _pull(sim: Sim, repo: Repo, request: Request) -> Issue:

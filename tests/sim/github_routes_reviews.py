@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.sim.github_auth import Refused, need_repo
-from tests.sim.github_context import Sim, body_json, page, sim_of, since
+from tests.sim.github_auth import Refused
+from tests.sim.github_context import Sim, body_json, caller_repo, page, sim_of, since
 from tests.sim.github_payloads_issues import review_comment_json, review_json
 from tests.sim.github_routes_sim import repo_of
 from tests.sim.github_state import Issue, Repo, Review, ReviewComment
@@ -28,15 +28,7 @@ def _pull_of(sim: Sim, repo: Repo, request: Request) -> Issue:
 
 
 def _readable(request: Request) -> tuple[Sim, Repo, Issue]:
-    sim = sim_of(request)
-    repo, _ = need_repo(
-        request,
-        sim.state,
-        request.path_params["owner"],
-        request.path_params["repo"],
-        "pull_requests",
-        "read",
-    )
+    sim, repo = caller_repo(request, "pull_requests")
     return sim, repo, _pull_of(sim, repo, request)
 
 
