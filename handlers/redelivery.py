@@ -13,6 +13,7 @@ the run; the checkpoint stays where it was and the next run picks up from it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -86,12 +87,29 @@ async def _load_checkpoint(redis: Redis) -> Checkpoint | None:
 
 
 async def redeliver_once(
-    github: GitHubApp, redis: Redis, now: float, max_asks: int = MAX_ASKS
+    github: GitHubApp,
+    redis: Redis,
+    now: float,
+    max_asks: int = MAX_ASKS,
+    timeout_s: float = RUN_TIMEOUT_S,
 ) -> JobResult:
-    """One run: read the log, ask for what the plan says, keep the records and the checkpoint.
+    """One run, at most `timeout_s` long (the run lock outlives it): read the log, ask for what
+    the plan says, keep the records and the checkpoint.
 
-    Returns the figures of the run; `status` is "failed" when GitHub stopped it.
+    Returns the figures of the run; `status` is "failed" when GitHub or the time limit stopped
+    it. Each ask is recorded as it is made, so a stopped run loses nothing.
     """
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _run(github, redis, now, max_asks)
+    except TimeoutError:
+        log.warning(
+            "a redelivery run took over %.0f s and was stopped; the next goes on", timeout_s
+        )
+        return {"status": "failed", "requested": 0, "error": f"over {timeout_s:.0f} s"}
+
+
+async def _run(github: GitHubApp, redis: Redis, now: float, max_asks: int) -> JobResult:
     checkpoint = await _load_checkpoint(redis)
     try:
         listed, complete = await _listed(github, horizon(checkpoint, now))
@@ -156,6 +174,6 @@ async def redeliver_failed(ctx: dict[str, Any]) -> JobResult:
         try:
             return await redeliver_once(deps.github, deps.redis, time.time())
         finally:
-            # Expired only if the run outlived its time limit, and then arq cancelled it.
+            # Held for longer than a run may last (`redeliver_once`'s time limit).
             with contextlib.suppress(LockNotOwnedError):
                 await lock.release()

@@ -439,3 +439,13 @@ async def test_a_second_run_while_one_is_going_on_does_nothing(
     result = await redeliver_failed(ctx)
     assert (result["status"], result["requested"]) == ("done", 1)
     assert json.loads(await store.get(CHECKPOINT_KEY) or b"{}")["floor"] > 0
+
+
+async def test_a_run_past_its_time_limit_stops_and_says_so(
+    github_sim: GitHubSim, receiver: Receiver, app: GitHubApp, store: redis.asyncio.Redis
+) -> None:
+    _emit(github_sim, 2)
+    stopped = await redeliver_once(app, store, time.time(), timeout_s=0.000_001)
+    assert (stopped["status"], stopped["error"]) == ("failed", "over 0 s")
+    resumed = await redeliver_once(app, store, time.time())
+    assert resumed["requested"] == 2
