@@ -106,6 +106,7 @@ class WorkerThread:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+        await _settle()
         await worker.close()
 
     def start(self) -> None:
@@ -312,7 +313,16 @@ async def _run_burst(url: str) -> None:
     try:
         await worker.main()
     finally:
+        await _settle()
         await worker.close()
+
+
+async def _settle() -> None:
+    """Let arq's own bookkeeping tasks (each job's `finish_job`) end before its pool closes: a
+    burst worker returns as the queue empties, not when they are done."""
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    if others:
+        await asyncio.wait(others, timeout=10)
 
 
 def test_export_writes_every_record_atomically_and_round_trips(queue: str, tmp_path: Path) -> None:
