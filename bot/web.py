@@ -11,6 +11,7 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Final
 
 import orjson
@@ -18,10 +19,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.app_manifest import ALWAYS_SENT, EVENTS
 from bot.config import Settings
 from bot.errors import QueueUnavailable, SignatureInvalid, WebhookMalformed
 from bot.events import parse_event, verify_signature
@@ -55,11 +58,38 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _answer(event: str, outcome: str, status: int, content: dict[str, object]) -> Response:
-    DELIVERIES.labels(event=event, outcome=outcome).inc()
+# The metric label of refusals made before the signature is checked: until then the
+# X-GitHub-Event header is anyone's to write, and labels taken from it would let strangers
+# mint metric series without end. The log line still names the event the request claimed.
+UNVERIFIED: Final = "unverified"
+# The header is not signed either, so even after the check only the events GitHub sends this
+# App (those it subscribes to, those every App gets, and the set-up ping) name their series.
+LABELLED_EVENTS: Final = frozenset(EVENTS) | ALWAYS_SENT | {"ping"}
+OTHER_EVENT: Final = "other"
+
+
+def _answer(
+    event: str, outcome: str, status: int, content: dict[str, object], *, verified: bool = True
+) -> Response:
+    label = UNVERIFIED if not verified else event if event in LABELLED_EVENTS else OTHER_EVENT
+    DELIVERIES.labels(event=label, outcome=outcome).inc()
     if status >= 400:
         log.warning("delivery refused: %s", content.get("error"), extra={"event": event})
     return Response(orjson.dumps(content), status_code=status, media_type="application/json")
+
+
+def _claimed_event(headers: Headers) -> str:
+    return headers.get("x-github-event", "unknown")[:64]
+
+
+@dataclass(frozen=True, slots=True)
+class _Accepted:
+    """What survives of a verified, routed delivery while it waits for Redis: not the payload."""
+
+    event: str
+    delivery_id: str
+    jobs: tuple[JobSpec, ...]
+    body: bytes
 
 
 class WebhookReceiver:
@@ -74,44 +104,57 @@ class WebhookReceiver:
     async def handle(self, request: Request) -> Response:
         headers = request.headers
         with bound(delivery_id=headers.get("x-github-delivery", "")[:100]):
-            return await self._handle(request)
+            try:
+                body = await _read_body(request, self._limit)
+            except BodyTooLarge:
+                return _answer(
+                    _claimed_event(headers),
+                    "too_large",
+                    413,
+                    {"error": f"body over {self._limit} bytes"},
+                    verified=False,
+                )
+            accepted = self._accept(headers, body)
+            if isinstance(accepted, Response):
+                return accepted
+            return await self._enqueue(accepted)
 
-    async def _handle(self, request: Request) -> Response:
-        event_header = request.headers.get("x-github-event", "unknown")[:64]
+    def _accept(self, headers: Headers, body: bytes) -> _Accepted | Response:
+        """Verify, parse and route in one step. The parsed payload is dropped when this returns,
+        before the wait for Redis: freed while still in cache, its memory serves the next
+        delivery's parse, instead of dozens of payloads lingering until their batch is stored."""
         try:
-            body = await _read_body(request, self._limit)
-        except BodyTooLarge:
+            verify_signature(self._secrets, body, headers.get("x-hub-signature-256"))
+        except SignatureInvalid as exc:
             return _answer(
-                event_header, "too_large", 413, {"error": f"body over {self._limit} bytes"}
+                _claimed_event(headers), "bad_signature", 401, {"error": str(exc)}, verified=False
             )
         try:
-            verify_signature(self._secrets, body, request.headers.get("x-hub-signature-256"))
-        except SignatureInvalid as exc:
-            return _answer(event_header, "bad_signature", 401, {"error": str(exc)})
-        try:
-            event = parse_event(request.headers, body)
+            event = parse_event(headers, body)
         except WebhookMalformed as exc:
-            return _answer(event_header, "malformed", 400, {"error": str(exc)})
+            return _answer(
+                _claimed_event(headers), "malformed", 400, {"error": str(exc)}, verified=False
+            )
         routed = route_event(event, self._context, ROUTES)
         if not routed.jobs:
             return _answer(event.name, "ignored", 200, {"ignored": routed.ignored})
-        return await self._enqueue(event.name, event.delivery_id, routed.jobs, event.body)
+        return _Accepted(event.name, event.delivery_id, routed.jobs, event.body)
 
-    async def _enqueue(
-        self, event: str, delivery_id: str, jobs: tuple[JobSpec, ...], body: bytes
-    ) -> Response:
+    async def _enqueue(self, accepted: _Accepted) -> Response:
         started = time.perf_counter()
         try:
-            outcome = await self._enqueuer.submit(delivery_id, jobs, body)
+            outcome = await self._enqueuer.submit(
+                accepted.delivery_id, accepted.jobs, accepted.body
+            )
         except QueueUnavailable as exc:
-            return _answer(event, "unavailable", 503, {"error": str(exc)})
+            return _answer(accepted.event, "unavailable", 503, {"error": str(exc)})
         ENQUEUE_SECONDS.observe(time.perf_counter() - started)
         if outcome.duplicate:
-            return _answer(event, "duplicate", 200, {"duplicate": True})
+            return _answer(accepted.event, "duplicate", 200, {"duplicate": True})
         content: dict[str, object] = {"queued": list(outcome.queued)}
         if outcome.existing:
             content["already_queued"] = list(outcome.existing)
-        return _answer(event, "queued", 202, content)
+        return _answer(accepted.event, "queued", 202, content)
 
 
 def create_app(settings: Settings, redis: Redis | None = None) -> Starlette:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
@@ -12,11 +13,15 @@ from arq.constants import default_queue_name, job_key_prefix
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.app_manifest import load_app_yml
 from bot.payloads import CheckSuitePayload, parse_payload
 from bot.queue import STAGING_KEY_PREFIX, deserialize
+from bot.web import LABELLED_EVENTS
 from tests.fixtures.ingress import Receiver
 from tests.fixtures.redis import RedisServer
 from tests.webhook_corpus import Sample, all_samples, selected
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Header values a client can send at all (HTTP forbids control characters in them).
 HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=120)
@@ -164,6 +169,22 @@ def test_metrics_count_deliveries_by_event_and_outcome(receiver: Receiver) -> No
     text = receiver.client.get(receiver.url + "/metrics").text
     assert 'ambient_deliveries_total{event="check_suite",outcome="duplicate"}' in text
     assert "ambient_enqueue_seconds_bucket" in text
+
+
+def test_metric_series_are_named_only_by_events_github_sends(receiver: Receiver) -> None:
+    invented = f"invented-{uuid.uuid4().hex}"
+    unsigned = receiver.deliver(invented, _failing_suite(), "d-inv-1", secret="wrong")
+    signed = receiver.deliver(invented, b"{}", "d-inv-2")
+    assert (unsigned.status_code, signed.status_code) == (401, 200)
+    text = receiver.client.get(receiver.url + "/metrics").text
+    assert invented not in text
+    assert 'ambient_deliveries_total{event="unverified",outcome="bad_signature"}' in text
+    assert 'ambient_deliveries_total{event="other",outcome="ignored"}' in text
+
+
+def test_every_event_the_app_receives_names_its_own_series() -> None:
+    subscribed = load_app_yml((ROOT / "app.yml").read_text())["default_events"]
+    assert {*subscribed, "installation", "installation_repositories", "ping"} <= LABELLED_EVENTS
 
 
 @settings(
