@@ -19,6 +19,7 @@ transaction a forgotten EVALSHA would fail only after the MSET had been applied.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import time
 from collections.abc import Sequence
@@ -190,6 +191,10 @@ class Enqueuer:
         self._pending: list[_Pending] = []
         self._flush_scheduled = False
         self._in_flight: set[asyncio.Task[None]] = set()
+        # Random per receiver and numbered per batch: two receivers staging the same delivery
+        # at the same moment never share a staging key, and neither do two batches of one.
+        self._staging_prefix = f"{STAGING_KEY_PREFIX}{secrets.token_hex(8)}:"
+        self._batch_numbers = itertools.count(1)
 
     async def submit(
         self, delivery_id: str, specs: Sequence[JobSpec], body: bytes | str
@@ -257,9 +262,7 @@ class Enqueuer:
     def _arguments(
         self, batch: list[_Pending], now_ms: int
     ) -> tuple[dict[str, bytes], list[str], list[Any]]:
-        # A fresh random prefix per batch: two receivers staging the same delivery at the
-        # same moment never share a staging key.
-        prefix = f"{STAGING_KEY_PREFIX}{secrets.token_hex(8)}:"
+        prefix = f"{self._staging_prefix}{next(self._batch_numbers)}:"
         staged: dict[str, bytes] = {}
         plan: list[tuple[str, list[str]]] = []
         for item in batch:
