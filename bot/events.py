@@ -132,8 +132,13 @@ def get_obj(obj: object, *path: str) -> JSONObject | None:
 
 
 def _leaf(obj: object, path: tuple[str, ...]) -> object:
-    parent = get_obj(obj, *path[:-1]) if len(path) > 1 else obj
-    return parent.get(path[-1]) if isinstance(parent, dict) else None
+    # One walk, no intermediate call: the receiver reads a dozen leaves of every delivery.
+    current = obj
+    for key in path:
+        if not isinstance(current, dict):
+            return None
+        current = current.get(key)
+    return current
 
 
 def get_str(obj: object, *path: str) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
@@ -68,11 +69,17 @@ LABELLED_EVENTS: Final = frozenset(EVENTS) | ALWAYS_SENT | {"ping"}
 OTHER_EVENT: Final = "other"
 
 
+@functools.cache
+def _delivery_counter(event: str, outcome: str) -> Counter:
+    """The series for one label pair; both come from small fixed sets, so the cache is too."""
+    return DELIVERIES.labels(event=event, outcome=outcome)
+
+
 def _answer(
     event: str, outcome: str, status: int, content: dict[str, object], *, verified: bool = True
 ) -> Response:
     label = UNVERIFIED if not verified else event if event in LABELLED_EVENTS else OTHER_EVENT
-    DELIVERIES.labels(event=label, outcome=outcome).inc()
+    _delivery_counter(label, outcome).inc()
     if status >= 400:
         log.warning("delivery refused: %s", content.get("error"), extra={"event": event})
     return Response(orjson.dumps(content), status_code=status, media_type="application/json")
