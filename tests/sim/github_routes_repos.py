@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.sim.github_auth import NOT_ACCESSIBLE, Refused, allows, need_repo
-from tests.sim.github_context import Sim, sim_of
+from tests.sim.github_context import Sim, caller_repo, sim_of
 from tests.sim.github_git import DiffFile, Git
 from tests.sim.github_payloads import commit_json, repo_json, user_json
 from tests.sim.github_state import Repo
@@ -28,21 +28,8 @@ _LEGACY = {
 }
 
 
-def _repo(request: Request, permission: str = "metadata", level: str = "read") -> Repo:
-    sim = sim_of(request)
-    repo, _ = need_repo(
-        request,
-        sim.state,
-        request.path_params["owner"],
-        request.path_params["repo"],
-        permission,
-        level,
-    )
-    return repo
-
-
 async def get_repo(request: Request) -> Response:
-    repo = _repo(request)
+    repo = caller_repo(request, "metadata")[1]
     return JSONResponse(repo_json(sim_of(request).state, repo))
 
 
@@ -89,7 +76,7 @@ def branch_protection_json(sim: Sim, repo: Repo, branch: str) -> JSON:
 
 async def get_branch(request: Request) -> Response:
     sim = sim_of(request)
-    repo = _repo(request)
+    repo = caller_repo(request, "metadata")[1]
     branch = request.path_params["branch"]
     git = sim.git(repo)
     sha = await git.ref_sha(f"refs/heads/{branch}")
@@ -148,7 +135,7 @@ def rules_json(repo: Repo, branch: str) -> list[JSON]:
 
 
 async def get_rules(request: Request) -> Response:
-    repo = _repo(request)
+    repo = caller_repo(request, "metadata")[1]
     return JSONResponse(rules_json(repo, request.path_params["branch"]))
 
 
@@ -177,7 +164,7 @@ def _content_entry(
 
 async def get_contents(request: Request) -> Response:
     sim = sim_of(request)
-    repo = _repo(request, "contents", "read")
+    repo = caller_repo(request, "contents")[1]
     git = sim.git(repo)
     ref = request.query_params.get("ref") or repo.default_branch
     path = request.path_params.get("path", "").strip("/")
@@ -217,7 +204,7 @@ async def _dir_listing(sim: Sim, repo: Repo, git: Git, ref: str, tree: str, path
 
 async def get_permission(request: Request) -> Response:
     sim = sim_of(request)
-    repo = _repo(request)
+    repo = caller_repo(request, "metadata")[1]
     login = request.path_params["username"]
     role = sim.state.permission_of(repo, login)
     user = user_json(sim.state, sim.state.user(login))
@@ -255,7 +242,7 @@ def diff_entry_json(sim: Sim, repo: Repo, head: str, f: DiffFile) -> JSON:
 
 async def compare(request: Request) -> Response:
     sim = sim_of(request)
-    repo = _repo(request, "contents", "read")
+    repo = caller_repo(request, "contents")[1]
     git = sim.git(repo)
     base_name, sep, head_name = request.path_params["basehead"].partition("...")
     base_sha = await git.resolve(base_name) if sep else None
