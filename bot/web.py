@@ -75,18 +75,27 @@ def _delivery_counter(event: str, outcome: str) -> Counter:
     return DELIVERIES.labels(event=event, outcome=outcome)
 
 
-def _answer(
-    event: str, outcome: str, status: int, content: dict[str, object], *, verified: bool = True
+def _answer(event: str, outcome: str, status: int, content: dict[str, object]) -> Response:
+    """Count and answer a delivery whose signature was checked (its event may still be any
+    name: the header is not signed)."""
+    label = event if event in LABELLED_EVENTS else OTHER_EVENT
+    return _respond(label, event, outcome, status, content)
+
+
+def _refuse(headers: Headers, outcome: str, status: int, error: str) -> Response:
+    """Refuse a request before its signature is checked: counted as unverified, whatever it
+    claims, and logged with the event it claimed."""
+    claimed = headers.get("x-github-event", "unknown")[:64]
+    return _respond(UNVERIFIED, claimed, outcome, status, {"error": error})
+
+
+def _respond(
+    label: str, event: str, outcome: str, status: int, content: dict[str, object]
 ) -> Response:
-    label = UNVERIFIED if not verified else event if event in LABELLED_EVENTS else OTHER_EVENT
     _delivery_counter(label, outcome).inc()
     if status >= 400:
         log.warning("delivery refused: %s", content.get("error"), extra={"event": event})
     return Response(orjson.dumps(content), status_code=status, media_type="application/json")
-
-
-def _claimed_event(headers: Headers) -> str:
-    return headers.get("x-github-event", "unknown")[:64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +123,7 @@ class WebhookReceiver:
             try:
                 body = await _read_body(request, self._limit)
             except BodyTooLarge:
-                return _answer(
-                    _claimed_event(headers),
-                    "too_large",
-                    413,
-                    {"error": f"body over {self._limit} bytes"},
-                    verified=False,
-                )
+                return _refuse(headers, "too_large", 413, f"body over {self._limit} bytes")
             accepted = self._accept(headers, body)
             if isinstance(accepted, Response):
                 return accepted
@@ -133,15 +136,12 @@ class WebhookReceiver:
         try:
             verify_signature(self._secrets, body, headers.get("x-hub-signature-256"))
         except SignatureInvalid as exc:
-            return _answer(
-                _claimed_event(headers), "bad_signature", 401, {"error": str(exc)}, verified=False
-            )
+            return _refuse(headers, "bad_signature", 401, str(exc))
         try:
             event = parse_event(headers, body)
         except WebhookMalformed as exc:
-            return _answer(
-                _claimed_event(headers), "malformed", 400, {"error": str(exc)}, verified=False
-            )
+            claimed = headers.get("x-github-event", "unknown")[:64]
+            return _answer(claimed, "malformed", 400, {"error": str(exc)})
         routed = route_event(event, self._context, ROUTES)
         if not routed.jobs:
             return _answer(event.name, "ignored", 200, {"ignored": routed.ignored})

@@ -175,11 +175,14 @@ def test_metric_series_are_named_only_by_events_github_sends(receiver: Receiver)
     invented = f"invented-{uuid.uuid4().hex}"
     unsigned = receiver.deliver(invented, _failing_suite(), "d-inv-1", secret="wrong")
     signed = receiver.deliver(invented, b"{}", "d-inv-2")
+    malformed = receiver.deliver(invented, b"[not json", "d-inv-3")
     assert (unsigned.status_code, signed.status_code) == (401, 200)
+    assert malformed.status_code == 400
     text = receiver.client.get(receiver.url + "/metrics").text
     assert invented not in text
     assert 'ambient_deliveries_total{event="unverified",outcome="bad_signature"}' in text
     assert 'ambient_deliveries_total{event="other",outcome="ignored"}' in text
+    assert 'ambient_deliveries_total{event="other",outcome="malformed"}' in text
 
 
 def test_every_event_the_app_receives_names_its_own_series() -> None:
