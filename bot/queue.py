@@ -14,26 +14,30 @@ the script renames each into place (O(1), no copy) or deletes it. Both run in on
 so Redis applies the whole batch or none of it, and a staging key never outlives its batch.
 The script is sent whole (EVAL, which Redis compiles once and caches) because inside a
 transaction a forgotten EVALSHA would fail only after the MSET had been applied.
+
+Batches travel on a `PipelinedConnection` (bot/redis_pipe.py), not redis-py's pipeline, which
+would cost the receiver as much again per batch as the rest of its work on a delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import orjson
 from arq.constants import default_queue_name, expires_extra_ms, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from bot.errors import QueueUnavailable
 from bot.redact import redact
+from bot.redis_pipe import Arg, PipelinedConnection
 
 __all__ = [
     "DELIVERY_KEY_PREFIX",
@@ -42,6 +46,7 @@ __all__ = [
     "Enqueuer",
     "JobSpec",
     "deserialize",
+    "encode_job",
     "serialize",
 ]
 
@@ -65,7 +70,16 @@ def _exception_as_json(value: object) -> dict[str, str]:
 
 def deserialize(raw: bytes) -> dict[str, object]:
     """Inverse of `serialize`."""
-    data = orjson.loads(raw)
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as refused:
+        # The receiver checks a webhook body against JSON's grammar, which allows a number too
+        # large for a double (GitHub sends none). orjson refuses one; the standard library reads
+        # it as infinity, so such a job still runs.
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise refused from None
     if not isinstance(data, dict):
         raise TypeError("job data is not a JSON object")
     return data
@@ -164,7 +178,7 @@ STAGING_KEY_PREFIX: Final = "ambient:staging:"
 class _Pending:
     delivery_id: str
     specs: Sequence[JobSpec]
-    body: bytes | str
+    body: bytes
     future: asyncio.Future[EnqueueOutcome]
 
 
@@ -178,13 +192,13 @@ class Enqueuer:
 
     def __init__(
         self,
-        redis: Redis,
+        connection: PipelinedConnection,
         *,
         delivery_ttl_s: int,
         queue_name: str = default_queue_name,
         max_in_flight: int = 4,
     ) -> None:
-        self._redis = redis
+        self._connection = connection
         self._ttl_s = delivery_ttl_s
         self._queue_name = queue_name
         self._max_in_flight = max_in_flight
@@ -207,7 +221,8 @@ class Enqueuer:
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[EnqueueOutcome] = loop.create_future()
-        self._pending.append(_Pending(delivery_id, specs, body, future))
+        document = body.encode() if isinstance(body, str) else body
+        self._pending.append(_Pending(delivery_id, specs, document, future))
         self._schedule_flush(loop)
         return await future
 
@@ -250,31 +265,27 @@ class Enqueuer:
                 item.future.set_result(_outcome(item.specs, result))
 
     async def _run_batch(self, batch: list[_Pending]) -> list[object]:
-        staged, keys, argv = self._arguments(batch, int(time.time() * 1000))
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.mset(staged)
-        pipe.eval(_ENQUEUE_LUA, len(keys), *keys, *argv)
-        _, results = await pipe.execute()
+        staged, script_args = self._arguments(batch, int(time.time() * 1000))
+        replies = await self._connection.execute(
+            [("MULTI",), ("MSET", *staged), ("EVAL", _ENQUEUE_LUA, *script_args), ("EXEC",)]
+        )
+        results = _transaction_result(replies)
         if not isinstance(results, list) or len(results) != len(batch):
             raise RedisError(f"enqueue script answered {results!r:.80}")
         return results
 
-    def _arguments(
-        self, batch: list[_Pending], now_ms: int
-    ) -> tuple[dict[str, bytes], list[str], list[Any]]:
+    def _arguments(self, batch: list[_Pending], now_ms: int) -> tuple[list[Arg], list[Arg]]:
+        """MSET's staging keys and encoded jobs, and the script's keys and arguments."""
         prefix = f"{self._staging_prefix}{next(self._batch_numbers)}:"
-        staged: dict[str, bytes] = {}
+        staged: list[Arg] = []
         plan: list[tuple[str, list[str]]] = []
         for item in batch:
-            # The body goes in as the JSON it is, not as a string to escape again.
-            body = orjson.Fragment(item.body)
             for spec in item.specs:
-                encoded = serialize_job(
-                    spec.function, (spec.to_json(), body), {}, None, now_ms, serializer=serialize
-                )
-                staged[f"{prefix}{len(staged) + 1}"] = encoded
+                staged += (f"{prefix}{len(staged) // 2 + 1}", encode_job(spec, item.body, now_ms))
             plan.append((item.delivery_id, [spec.job_id for spec in item.specs]))
-        argv: list[Any] = [
+        script_args: list[Arg] = [
+            1,
+            self._queue_name,
             self._ttl_s,
             now_ms,
             expires_extra_ms,
@@ -284,13 +295,53 @@ class Enqueuer:
             result_key_prefix,
             orjson.dumps(plan),
         ]
-        return staged, [self._queue_name], argv
+        return staged, script_args
+
+
+_BODY_MARK: Final = b"<ambient:webhook-body>"
+
+
+def encode_job(spec: JobSpec, body: bytes, now_ms: int) -> tuple[bytes, bytes, bytes]:
+    """arq's encoding of `spec`'s job in three pieces, the webhook body untouched between the
+    other two: joined, they are `serialize_job`'s bytes, but the body (kilobytes) is never
+    copied on its way to Redis. It goes in as the JSON it is, not as a string to escape again.
+    """
+    frame = serialize_job(
+        spec.function,
+        (spec.to_json(), orjson.Fragment(_BODY_MARK)),
+        {},
+        None,
+        now_ms,
+        serializer=serialize,
+    )
+    # The last mark is the body's: a job option may hold the mark's text, but only the fixed
+    # kwargs and enqueue time follow the arguments.
+    head, _, tail = frame.rpartition(_BODY_MARK)
+    return head, body, tail
+
+
+def _transaction_result(replies: list[object]) -> object:
+    """The script's result from MULTI, MSET, EVAL, EXEC's replies; the first error raised."""
+    *queued, executed = replies
+    for reply in queued:
+        if isinstance(reply, ResponseError):
+            raise reply
+    if isinstance(executed, ResponseError):
+        raise executed
+    if not isinstance(executed, list) or len(executed) != 2:
+        raise RedisError(f"enqueue transaction answered {executed!r:.80}")
+    for reply in executed:
+        if isinstance(reply, ResponseError):
+            raise reply
+    return executed[1]
 
 
 def _outcome(specs: Sequence[JobSpec], result: object) -> EnqueueOutcome:
     if result == -1:
         return EnqueueOutcome(duplicate=True)
     flags = result if isinstance(result, list) else []
-    queued = tuple(s.job_id for s, f in zip(specs, flags, strict=False) if f == 1)
-    existing = tuple(s.job_id for s, f in zip(specs, flags, strict=False) if f != 1)
-    return EnqueueOutcome(duplicate=False, queued=queued, existing=existing)
+    queued: list[str] = []
+    existing: list[str] = []
+    for spec, flag in zip(specs, flags, strict=False):
+        (queued if flag == 1 else existing).append(spec.job_id)
+    return EnqueueOutcome(duplicate=False, queued=tuple(queued), existing=tuple(existing))

@@ -29,6 +29,7 @@ from bot.jobs_admin import open_store
 from bot.jobs_records import JobRecord, attempt_of, finished_record, plan_retries
 from bot.queue import Enqueuer, JobSpec, serialize
 from bot.redact import without_password
+from bot.redis_pipe import PipelinedConnection
 from bot.worker import WorkerSettings
 from tests.fixtures.redis import RedisServer
 from tests.support import free_port
@@ -137,9 +138,10 @@ async def _enqueue(url: str, *, running: bool = True) -> None:
     try:
         names = ("greet", "refuse", "flaky", "crash", "explode") + (("hold",) if running else ())
         specs = [_spec(name, f"{name}:1") for name in names]
-        outcome = await Enqueuer(pool, delivery_ttl_s=3600).submit(
-            "delivery-1", specs, BODY.encode()
-        )
+        async with PipelinedConnection.like(pool) as connection:
+            outcome = await Enqueuer(connection, delivery_ttl_s=3600).submit(
+                "delivery-1", specs, BODY.encode()
+            )
         assert len(outcome.queued) == len(names)
         if not running:
             return

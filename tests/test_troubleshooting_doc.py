@@ -229,7 +229,11 @@ async def test_redis_unreachable() -> None:
 
 def _unplace(text: str, port: int) -> str:
     text = text.replace(str(port), "<port>")
-    return re.sub(r"(connecting to 127\.0\.0\.1:<port>\. ).*?(\"|$)", r"\1<socket error>\2", text)
+    return re.sub(
+        r"((?:connecting to|connect to redis at) 127\.0\.0\.1:<port>(?:\.|:) ).*?(\"|$)",
+        r"\1<socket error>\2",
+        text,
+    )
 
 
 async def test_docker_missing(monkeypatch: pytest.MonkeyPatch) -> None:

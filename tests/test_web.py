@@ -130,6 +130,16 @@ def test_bad_requests_are_refused_with_a_reason(
     assert _queued_jobs(redis_server) == []
 
 
+def test_the_webhook_takes_only_posts_and_the_other_routes_still_answer(
+    receiver: Receiver, redis_server: RedisServer
+) -> None:
+    assert receiver.client.get(receiver.url + "/webhook").status_code == 405
+    assert receiver.client.post(receiver.url + "/healthz").status_code == 405
+    assert receiver.client.get(receiver.url + "/nowhere").status_code == 404
+    assert receiver.client.get(receiver.url + "/healthz").json() == {"status": "ok"}
+    assert _queued_jobs(redis_server) == []
+
+
 def test_a_wrong_secret_is_refused(receiver: Receiver, redis_server: RedisServer) -> None:
     response = receiver.deliver("check_suite", _failing_suite(), "d", secret="wrong")
     assert response.status_code == 401

@@ -14,6 +14,7 @@ from arq.jobs import Job
 
 from bot.config import load_settings
 from bot.queue import Enqueuer, JobSpec, deserialize
+from bot.redis_pipe import PipelinedConnection
 from bot.telemetry import JsonFormatter
 from bot.worker import create_worker
 from tests.fixtures.ingress import Receiver
@@ -79,9 +80,10 @@ async def test_a_job_with_a_malformed_payload_fails_in_one_line_and_is_not_retri
     spec = JobSpec(
         function="fix_ci", job_id="ci:1:abc", event="check_suite.completed", delivery_id="d-broken"
     )
-    outcome = await Enqueuer(client, delivery_ttl_s=3600).submit(
-        "d-broken", [spec], json.dumps({"check_suite": {"id": 1}})
-    )
+    async with PipelinedConnection.like(client) as connection:
+        outcome = await Enqueuer(connection, delivery_ttl_s=3600).submit(
+            "d-broken", [spec], json.dumps({"check_suite": {"id": 1}})
+        )
     await client.aclose()
     assert outcome.queued == ("ci:1:abc",)
     with caplog.at_level(logging.INFO, logger="ambient"):
