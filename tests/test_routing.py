@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import orjson
 import pytest
 
 from bot.errors import WebhookMalformed
@@ -28,7 +30,7 @@ def _event(sample: Sample, delivery: str = "d-1") -> Event:
 
 
 def _with(sample: Sample, **changes: object) -> Sample:
-    payload = sample.payload
+    payload = orjson.loads(_event(sample).body)
     for dotted, value in changes.items():
         target: dict[str, object] = payload
         *parents, leaf = dotted.split("__")
@@ -41,7 +43,23 @@ def _with(sample: Sample, **changes: object) -> Sample:
 
 
 def _route(sample: Sample, context: RouteContext = CONTEXT) -> Routed:
-    return route_event(_event(sample), context, ROUTES)
+    """Route `sample` as the receiver does, from its routing fields, and check the whole
+    payload routes it the same way: the fields a route reads must all be `RoutingFields`."""
+    event = _event(sample)
+    routed = route_event(event, context, ROUTES)
+    whole = dataclasses.replace(event, payload=orjson.loads(event.body))
+    assert route_event(whole, context, ROUTES) == routed, "a route reads a field not decoded"
+    return routed
+
+
+@pytest.mark.parametrize(
+    "sample", [s for s in all_samples() if s.name not in NOT_JSON], ids=lambda s: s.name
+)
+def test_every_recorded_payload_from_a_person_routes_alike_from_its_routing_fields(
+    sample: Sample,
+) -> None:
+    # Past the loop protection, so that every route reads what it reads of every payload.
+    _route(_with(sample, sender={"login": "octocat", "type": "User"}))
 
 
 @pytest.mark.parametrize("sample", all_samples(), ids=lambda s: s.name)
@@ -141,10 +159,23 @@ def test_several_failing_suites_of_one_commit_share_one_job_id() -> None:
     assert len(ids) == 1
 
 
+def test_a_failing_head_ambient_committed_is_marked_so_by_its_message_or_branch() -> None:
+    base = selected("check_suite.completed.success.with-pr")
+    failing = _with(base, check_suite__conclusion="failure")
+    trailer = "Fix the build\n\nProposed-by: ambient (ruff)"
+    by_message = _with(failing, check_suite__head_commit__message=trailer)
+    by_branch = _with(failing, check_suite__head_branch="ambient/ruff-1")
+    assert _route(failing).jobs[0].option("ambient_head") == ""
+    assert _route(by_message).jobs[0].option("ambient_head") == "yes"
+    assert _route(by_branch).jobs[0].option("ambient_head") == "yes"
+
+
 def test_push_to_the_default_branch_only() -> None:
     (job,) = _route(selected("push.new-branch")).jobs
     assert job.function == "note_push"
     assert _route(selected("push")).ignored == "push is not to the default branch"
+    deleting = _with(selected("push.new-branch"), deleted=True)
+    assert _route(deleting).ignored == "push deletes the branch"
     other = _with(selected("push.new-branch"), ref="refs/heads/feature")
     assert _route(other).ignored == "push is not to the default branch"
 
