@@ -3,8 +3,9 @@
 Why not redis-py here, as everywhere else: its asyncio pipeline spends about 140 µs of Python
 on each round trip (packing, a pool checkout, one coroutine and one timeout per reply), as much
 as the rest of a delivery, and the receiver makes a round trip for every batch it stores
-(bench/ingress.py). This connection hands whole batches to hiredis, the C packer and parser
-redis-py itself uses, and sends several batches at once without waiting for the earlier ones'
+(bench/ingress.py). This connection writes a whole batch at once, handing its long arguments
+(the encoded jobs) to the socket without copying them, reads the replies with hiredis, the C
+parser redis-py itself uses, and sends the next batches without waiting for the earlier ones'
 replies. It takes its address, credentials, database, TLS settings and timeouts from a redis-py
 client, so both reach the same server the same way; it speaks RESP2 whatever the client does.
 
@@ -18,9 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final, cast
 
 import hiredis
@@ -42,7 +43,7 @@ Arg = bytes | str | int | tuple[bytes, ...]
 DEFAULT_TIMEOUT_S: Final = 5.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class RedisAddress:
     """Where a Redis is and how to log in to it."""
 
@@ -61,19 +62,21 @@ class RedisAddress:
         """The address a redis-py client connects to, as its own connections resolve it."""
         template: AbstractConnection = client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
         reply_timeout = template.socket_timeout or DEFAULT_TIMEOUT_S
-        common = {
-            "db": int(template.db),
-            "username": template.username,
-            "password": template.password,
-            "connect_timeout_s": template.socket_connect_timeout or reply_timeout,
-            "reply_timeout_s": reply_timeout,
-        }
+        login = cls(
+            db=int(template.db),
+            username=template.username,
+            password=template.password,
+            connect_timeout_s=template.socket_connect_timeout or reply_timeout,
+            reply_timeout_s=reply_timeout,
+        )
         if isinstance(template, UnixDomainSocketConnection):
-            return cls(path=template.path, **common)  # type: ignore[arg-type]
+            return dataclasses.replace(login, path=template.path)
         if not isinstance(template, Connection):
             raise TypeError(f"unsupported Redis connection class {type(template).__name__}")
         context = template.ssl_context.get() if isinstance(template, SSLConnection) else None
-        return cls(host=template.host, port=template.port, ssl_context=context, **common)  # type: ignore[arg-type]
+        return dataclasses.replace(
+            login, host=template.host, port=template.port, ssl_context=context
+        )
 
     def describe(self) -> str:
         return self.path or f"{self.host}:{self.port}"
@@ -253,17 +256,16 @@ class PipelinedConnection:
         except OSError as exc:  # TimeoutError is one too
             detail = str(exc) or f"no answer in {address.connect_timeout_s}s"
             raise RedisConnectionError(f"cannot connect to redis at {where}: {detail}") from None
-        self._protocol = protocol
         handshake = self._handshake()
         if handshake:
             replies = await self._within_timeout(
                 protocol, protocol.send(_pack(handshake), len(handshake))
             )
-            for reply in replies:
-                if isinstance(reply, ResponseError):
-                    protocol.abort(RedisConnectionError("connection closed"))
-                    self._protocol = None
-                    raise RedisConnectionError(f"redis at {where} refused the login: {reply}")
+            refusals = [reply for reply in replies if isinstance(reply, ResponseError)]
+            if refusals:
+                protocol.abort(RedisConnectionError("connection closed"))
+                raise RedisConnectionError(f"redis at {where} refused the login: {refusals[0]}")
+        self._protocol = protocol
         return protocol
 
     def _handshake(self) -> list[tuple[Arg, ...]]:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from bot.local import LocalRun
@@ -35,6 +36,8 @@ async def _wait_for(console: Console, text: str, timeout_s: float) -> str:
     raise AssertionError(f"{text!r} never appeared; output so far:\n{console.export_text()}")
 
 
+# Longer than the waits inside, so a sweep that never ends fails with the watcher's output.
+@pytest.mark.timeout(200)
 async def test_an_edit_is_swept_from_a_snapshot_and_the_working_tree_is_left_alone(
     tmp_path: Path,
 ) -> None:
