@@ -211,18 +211,17 @@ class Enqueuer:
         self._batch_numbers = itertools.count(1)
 
     async def submit(
-        self, delivery_id: str, specs: Sequence[JobSpec], body: bytes | str
+        self, delivery_id: str, specs: Sequence[JobSpec], body: bytes
     ) -> EnqueueOutcome:
         """Record the delivery and enqueue its jobs in one atomic step.
 
-        `body` must be a JSON document already parsed once: each job carries it verbatim.
+        `body` must be a UTF-8 JSON document already parsed once: each job carries it verbatim.
 
         Raises `QueueUnavailable` when Redis cannot be reached; nothing is half-written.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[EnqueueOutcome] = loop.create_future()
-        document = body.encode() if isinstance(body, str) else body
-        self._pending.append(_Pending(delivery_id, specs, document, future))
+        self._pending.append(_Pending(delivery_id, specs, body, future))
         self._schedule_flush(loop)
         return await future
 

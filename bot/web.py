@@ -84,11 +84,15 @@ def _answer(event: str, outcome: str, status: int, content: dict[str, object]) -
     return _respond(label, event, outcome, status, content)
 
 
+def _claimed_event(headers: Headers) -> str:
+    """The event the request says it is: unsigned, so for logs and checked labels only."""
+    return headers.get("x-github-event", "unknown")[:64]
+
+
 def _refuse(headers: Headers, outcome: str, status: int, error: str) -> Response:
     """Refuse a request before its signature is checked: counted as unverified, whatever it
     claims, and logged with the event it claimed."""
-    claimed = headers.get("x-github-event", "unknown")[:64]
-    return _respond(UNVERIFIED, claimed, outcome, status, {"error": error})
+    return _respond(UNVERIFIED, _claimed_event(headers), outcome, status, {"error": error})
 
 
 def _respond(
@@ -142,8 +146,7 @@ class WebhookReceiver:
         try:
             event = parse_event(headers, body)
         except WebhookMalformed as exc:
-            claimed = headers.get("x-github-event", "unknown")[:64]
-            return _answer(claimed, "malformed", 400, {"error": str(exc)})
+            return _answer(_claimed_event(headers), "malformed", 400, {"error": str(exc)})
         routed = route_event(event, self._context, ROUTES)
         if not routed.jobs:
             return _answer(event.name, "ignored", 200, {"ignored": routed.ignored})

@@ -82,7 +82,7 @@ async def test_a_job_with_a_malformed_payload_fails_in_one_line_and_is_not_retri
     )
     async with PipelinedConnection.like(client) as connection:
         outcome = await Enqueuer(connection, delivery_ttl_s=3600).submit(
-            "d-broken", [spec], json.dumps({"check_suite": {"id": 1}})
+            "d-broken", [spec], json.dumps({"check_suite": {"id": 1}}).encode()
         )
     await client.aclose()
     assert outcome.queued == ("ci:1:abc",)
