@@ -21,9 +21,8 @@ from agents.pack_render import render_pack
 from agents.prompts import load_prompt
 from agents.proposal import Proposal, parse_proposals
 from agents.usage import Usage
-from bot.patch import apply
-from bot.paths import PathPolicy
-from bot.verify import Verification
+from bot.patch import PathPolicy, apply
+from sandbox.verify import Verification
 
 __all__ = ["FixResult", "FixRound", "FixTask", "Fixer"]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-if TYPE_CHECKING:
-    from agents.context import ContextPack
+from agents.pack import ContextPack
 
 __all__ = ["excerpt", "fenced", "render_pack"]
 

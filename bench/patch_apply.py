@@ -31,8 +31,8 @@ from typing import Protocol
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.patch import apply_sync  # noqa: E402
-from bot.paths import PathPolicy  # noqa: E402
+from bot.patch.apply import apply_sync  # noqa: E402
+from bot.patch.paths import PathPolicy  # noqa: E402
 
 #: The corpus has real workflow changes; applying them is what is measured here, not policy.
 POLICY = PathPolicy(allow_workflow_changes=True)

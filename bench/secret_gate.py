@@ -17,8 +17,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.secret_plugins import baseline_config, gate_config  # noqa: E402
-from bot.secret_scan import scan_diff_text  # noqa: E402
+from bot.secrets.plugins import baseline_config, gate_config  # noqa: E402
+from bot.secrets.scan import scan_diff_text  # noqa: E402
 from tests.data.secrets.labelled import Case, all_cases, as_diff  # noqa: E402
 
 HELD_OUT = ("holdout", "fresh", "final", "upstream")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.jobs import JobFunction
-from bot.routing import Route
+from bot.events import JobFunction, Route
 from handlers import ci_failure, comment, installation, sweep
 
 __all__ = ["JOBS", "ROUTES"]

@@ -7,11 +7,21 @@ from typing import Final
 
 from bot.deps import Deps
 from bot.errors import WebhookMalformed
-from bot.events import Event, get_int, get_str
-from bot.flow_ci import CiRequest, fix_ci_failure, made_by_ambient, report_unfinished
-from bot.jobs import JobResult, Received, expect, job
-from bot.payloads import CheckSuitePayload, WorkflowRunPayload
-from bot.routing import RouteContext, Routed, spec_for
+from bot.events import (
+    CheckSuitePayload,
+    Event,
+    JobResult,
+    Received,
+    RouteContext,
+    Routed,
+    WorkflowRunPayload,
+    expect,
+    get_int,
+    get_str,
+    job,
+    spec_for,
+)
+from bot.flows import CiRequest, fix_ci_failure, made_by_ambient, report_ci_unfinished
 
 __all__ = ["JOBS", "fix_ci", "route"]
 
@@ -75,15 +85,15 @@ def _ci_request(received: Received) -> CiRequest:
 
 
 async def fix_ci(deps: Deps, received: Received) -> JobResult:
-    """Locate the cause of a CI failure and propose a verified fix (see `bot.flow_ci`)."""
+    """Locate the cause of a CI failure and propose a verified fix (see `bot.flows.ci`)."""
     request = _ci_request(received)
     log.info("ci failure", extra={"head_sha": request.head_sha, "branch": request.branch})
     return await fix_ci_failure(deps, request)
 
 
 async def fix_ci_unfinished(deps: Deps, received: Received, why: str) -> None:
-    """Report a CI fix job that ended without its own report (see `bot.jobs.job`)."""
-    await report_unfinished(deps, _ci_request(received), why)
+    """Report a CI fix job that ended without its own report (see `bot.events.job.job`)."""
+    await report_ci_unfinished(deps, _ci_request(received), why)
 
 
 JOBS = (job(fix_ci, unfinished=fix_ci_unfinished),)

@@ -7,12 +7,23 @@ from typing import Final
 
 from bot.deps import Deps
 from bot.errors import ConfigError, WebhookMalformed
-from bot.events import Event, get_int, get_obj, get_str
-from bot.flow_fix import FixRequest, fix_pull_request, report_unfinished
-from bot.github_values import hidden_marker
-from bot.jobs import JobResult, Received, expect, job
-from bot.payloads import IssueCommentPayload, Repository
-from bot.routing import RouteContext, Routed, spec_for
+from bot.events import (
+    Event,
+    IssueCommentPayload,
+    JobResult,
+    Received,
+    Repository,
+    RouteContext,
+    Routed,
+    expect,
+    get_int,
+    get_obj,
+    get_str,
+    job,
+    spec_for,
+)
+from bot.flows import FixRequest, fix_pull_request, report_fix_unfinished
+from bot.github import hidden_marker
 from handlers.commands import parse_command
 from handlers.help_text import help_reply
 
@@ -73,15 +84,15 @@ def _fix_request(received: Received) -> FixRequest:
 
 
 async def fix_pr(deps: Deps, received: Received) -> JobResult:
-    """Fix the pull request the comment is on (see `bot.flow_fix`)."""
+    """Fix the pull request the comment is on (see `bot.flows.fix`)."""
     request = _fix_request(received)
     log.info("fix requested", extra={"pr": request.number, "commenter": request.commenter})
     return await fix_pull_request(deps, request)
 
 
 async def fix_pr_unfinished(deps: Deps, received: Received, why: str) -> None:
-    """Report a fix job that ended without its own report (see `bot.jobs.job`)."""
-    await report_unfinished(deps, _fix_request(received), why)
+    """Report a fix job that ended without its own report (see `bot.events.job.job`)."""
+    await report_fix_unfinished(deps, _fix_request(received), why)
 
 
 async def reply_help(deps: Deps, received: Received) -> JobResult:

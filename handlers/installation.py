@@ -7,10 +7,18 @@ from typing import Final
 
 from bot.deps import Deps
 from bot.errors import WebhookMalformed
-from bot.events import Event, get_int
-from bot.jobs import JobResult, Received, expect, job
-from bot.payloads import InstallationPayload
-from bot.routing import RouteContext, Routed, spec_for
+from bot.events import (
+    Event,
+    InstallationPayload,
+    JobResult,
+    Received,
+    RouteContext,
+    Routed,
+    expect,
+    get_int,
+    job,
+    spec_for,
+)
 
 __all__ = ["JOBS", "route"]
 

@@ -3,7 +3,7 @@
 GitHub does not redeliver a failed delivery by itself and keeps it for three days. Every
 `AMBIENT_REDELIVERY_INTERVAL_MIN` minutes this cron reads the App's delivery log back to its
 checkpoint, asks once for each guid that has no successful attempt, and keeps what it asked and
-the new checkpoint in Redis. The rules are `bot.redelivery_plan`'s (its docstring says why);
+the new checkpoint in Redis. The rules are `bot.flows.redelivery`'s (its docstring says why);
 this module only reads, asks, and writes. A redelivery keeps its guid, and the receiver
 drops a guid it has accepted before, so asking is always safe.
 
@@ -25,10 +25,8 @@ from redis.exceptions import LockNotOwnedError
 
 from bot.deps import Deps
 from bot.errors import GitHubError, Retryable
-from bot.github import GitHubApp
-from bot.github_values import Delivery
-from bot.jobs import JobResult
-from bot.redelivery_plan import (
+from bot.events import JobResult
+from bot.flows import (
     MAX_ASKS,
     RETENTION_S,
     Asked,
@@ -38,6 +36,7 @@ from bot.redelivery_plan import (
     plan,
     unsettled,
 )
+from bot.github import Delivery, GitHubApp
 from bot.telemetry import REDELIVERIES, bound
 
 __all__ = [
@@ -53,7 +52,7 @@ log = logging.getLogger("ambient.handlers.redelivery")
 CHECKPOINT_KEY: Final = "ambient:redelivery:checkpoint"
 ASKED_PREFIX: Final = "ambient:redelivery:asked:"
 LOCK_KEY: Final = "ambient:redelivery:lock"
-#: The cron's time limit (bot/worker.py); the lock outlives it a little, so runs never overlap.
+#: The cron's time limit (bot/jobs/worker.py); the lock outlives it a little, so runs never overlap.
 RUN_TIMEOUT_S: Final = 600
 PER_PAGE: Final = 100
 #: 30,000 deliveries; a run that stops here does not move the checkpoint (see `_listed`).

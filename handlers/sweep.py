@@ -15,13 +15,26 @@ from redis.asyncio import Redis
 
 from bot.deps import Deps
 from bot.errors import AmbientError, WebhookMalformed
-from bot.events import Event, get_bool, get_int, get_str
-from bot.flow_sweep import SweepRequest, approve_from_dashboard, sweep_repository
-from bot.jobs import JobResult, Received, expect, job
-from bot.payloads import IssueCommentPayload, IssuesPayload, PushPayload, SweepPayload
-from bot.publish_sweep import DASHBOARD_TITLE
-from bot.queue import JobSpec
-from bot.routing import RouteContext, Routed, spec_for
+from bot.events import (
+    Event,
+    IssueCommentPayload,
+    IssuesPayload,
+    JobResult,
+    JobSpec,
+    PushPayload,
+    Received,
+    RouteContext,
+    Routed,
+    SweepPayload,
+    expect,
+    get_bool,
+    get_int,
+    get_str,
+    job,
+    spec_for,
+)
+from bot.flows import SweepRequest, approve_from_dashboard, sweep_repository
+from bot.publish import DASHBOARD_TITLE
 
 __all__ = [
     "DASHBOARD_TITLE",
@@ -167,7 +180,7 @@ def sweep_jobs(repos: Iterable[tuple[int, str]], today: date) -> list[tuple[JobS
     """The cron's jobs for `(installation id, full name)` pairs: (spec, body, defer seconds).
 
     One job per repository and day: the job reads the repository's `sweep.schedule` and sweeps
-    only when that period is not swept yet (`bot.sweep_schedule`). The job id names the day, so
+    only when that period is not swept yet (`bot.flows.schedule`). The job id names the day, so
     a second cron run on the same day (another worker, a restart) enqueues nothing new; each
     repository's start is spread over `SPREAD_S` by a stable hash of its name, so one
     installation's repositories do not all start at once.

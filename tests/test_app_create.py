@@ -21,9 +21,14 @@ from click.testing import CliRunner
 from githubkit import AppAuthStrategy, GitHub
 from githubkit_schemas.latest.webhooks import VALID_EVENT_NAMES
 
-from bot.app_cli import app as app_command
-from bot.app_create import CreateOptions, RegistrationFailed, register_app
-from bot.app_manifest import (
+from bot.cli.app import app as app_command
+from bot.config import load_settings
+from bot.errors import ConfigError
+from bot.events.event import Event
+from bot.events.routing import RouteContext
+from bot.flows.fix import PERMISSIONS as JOB_PERMISSIONS
+from bot.github.client import GitHubApp
+from bot.github.manifest import (
     ALWAYS_SENT,
     EVENTS,
     PERMISSIONS,
@@ -34,12 +39,7 @@ from bot.app_manifest import (
     permissions_table,
     registration_url,
 )
-from bot.config import load_settings
-from bot.errors import ConfigError
-from bot.events import Event
-from bot.flow_fix import PERMISSIONS as JOB_PERMISSIONS
-from bot.github import GitHubApp
-from bot.routing import RouteContext
+from bot.github.registration import CreateOptions, RegistrationFailed, register_app
 from handlers import ROUTES
 from handlers.comment import _HELP_PERMISSIONS  # the one job token scoped differently
 from tests.sim.github_routes_manifest import manifest_errors

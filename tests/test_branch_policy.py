@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.branch_policy import decide_branch_policy
+from bot.github.branch_policy import decide_branch_policy
 
 # Shapes as GitHub's REST description documents them (branch-protection, repository-rule).
 FULL_PROTECTION: dict[str, Any] = {

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.codeowners_match import CODEOWNERS_LOCATIONS, CodeOwnersFile, Reviewers, reviewers_for
+from bot.github.codeowners import CODEOWNERS_LOCATIONS, CodeOwnersFile, Reviewers, reviewers_for
 
 DATA = Path(__file__).parent / "data" / "codeowners"
 

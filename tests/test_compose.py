@@ -21,7 +21,7 @@ from tests.support import require_part
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
-#: What `ambient app create` writes into .env (bot/app_create.py).
+#: What `ambient app create` writes into .env (bot/github/registration.py).
 APP_CREATE_WRITES = (
     "AMBIENT_GITHUB_APP_ID",
     "AMBIENT_APP_SLUG",

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agents.context import RepoFiles, RepoUnreadable, build_pack, read_repo
-from agents.debug_cli import debug
+from agents.context import RepoUnreadable, build_pack, read_repo
 from agents.impact import import_neighbours
-from agents.pack_render import excerpt, fenced
+from agents.pack import RepoFiles
+from agents.pack_render import excerpt, fenced, render_pack
+from bot.cli.debug import debug
 
 LOGS = Path(__file__).parent / "data" / "logs"
 CALC: dict[str, str] = json.loads((LOGS / "calc-project.json").read_text())
@@ -73,7 +74,7 @@ async def test_pack_puts_hot_paths_first_then_neighbours(checkout: Path) -> None
     assert pack.names_only == ()
     assert pack.used_tokens <= pack.budget_tokens
     assert "FAILED tests/test_core.py::test_mean_single" in pack.log_tail
-    text = pack.render()
+    text = render_pack(pack)
     assert text.index("### tests/test_core.py (hot)") < text.index("### src/calc/core.py (hot)")
     assert "- src/calc/core.py: lines 12, 21 (2 mentions)" in text
 
@@ -119,7 +120,7 @@ def test_tiny_budget_lists_part_of_the_tree_and_names_the_rest() -> None:
     assert 0 < len(pack.tree) < len(CALC)
     assert pack.tree_omitted == len(CALC) - len(pack.tree)
     assert ("src/calc/core.py", "hot") in pack.names_only
-    assert f"(… {pack.tree_omitted} more not listed)" in pack.render()
+    assert f"(… {pack.tree_omitted} more not listed)" in render_pack(pack)
 
 
 def test_important_files_are_capped() -> None:

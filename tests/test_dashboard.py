@@ -11,11 +11,11 @@ import redis.asyncio
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from bot.config import load_settings
-from bot.dashboard import MARKER, Entry, merge, parse, render, ticked
 from bot.deps import Deps
-from bot.payloads import SweepPayload, parse_payload
-from bot.queue import JobSpec, deserialize, serialize
-from bot.sweep_schedule import Schedule, claim_key, claim_period, sweep_period
+from bot.events.payloads import SweepPayload, parse_payload
+from bot.events.spec import JobSpec, deserialize, serialize
+from bot.flows.schedule import Schedule, claim_key, claim_period, sweep_period
+from bot.publish.dashboard import MARKER, Entry, merge, parse, render, ticked
 from handlers.sweep import scheduled_sweep, sweep_jobs
 from tests.fixtures.redis import RedisServer
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from agents.dispatch import WORKER_AGENT, DispatchError, discover, dispatch
 from agents.llm import OpenAIModel
-from agents.swarm_cli import swarm
+from bot.cli.swarm import swarm
 from tests.fixtures.llm_sim import LLMSim
 
 FILES = {
@@ -206,7 +206,7 @@ def test_cli_bad_glob_is_one_line_and_exit_2(tmp_path: Path, llm_sim: LLMSim) ->
 async def test_without_a_model_it_exits_2_naming_the_variables(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMBIENT_")}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agents.swarm_cli", str(tmp_path), "--task", "x", "--glob", "*",
+        sys.executable, "-m", "bot.cli.swarm", str(tmp_path), "--task", "x", "--glob", "*",
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     out, err = await process.communicate()

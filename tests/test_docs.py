@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.settings_doc import settings_table
+from bot.cli.settings_doc import settings_table
 
 DOCS = Path(__file__).parent.parent / "docs"
 TESTS = Path(__file__).parent

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.ci_report import ci_fix_branch
-from bot.flow_ci import CHECK_NAME
+from bot.flows.ci import CHECK_NAME
+from bot.publish.ci_report import ci_fix_branch
 from tests.fixtures.app_processes import AppProcesses, wait_until
 from tests.fixtures.llm_sim import LLMSim
 from tests.sim.github_client import GitHubSim

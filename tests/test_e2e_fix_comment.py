@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 
-from bot.github import GitHubApp
+from bot.github.client import GitHubApp
 from sandbox import SandboxKind
 from tests.fixtures.app_processes import AppProcesses, wait_until
 from tests.fixtures.llm_sim import LLMSim

@@ -19,7 +19,7 @@ import pytest
 import redis
 from arq.connections import RedisSettings, create_pool
 
-from bot.queue import deserialize, serialize
+from bot.events.spec import deserialize, serialize
 from tests.fixtures.app_processes import AppProcesses, wait_until
 from tests.fixtures.redis import RedisServer
 from tests.sim.github_client import GitHubSim

@@ -19,9 +19,9 @@ import pytest
 import redis
 from arq.connections import RedisSettings, create_pool
 
-from bot.dashboard import parse
-from bot.publish_sweep import DASHBOARD_TITLE
-from bot.queue import deserialize, serialize
+from bot.events.spec import deserialize, serialize
+from bot.publish.dashboard import parse
+from bot.publish.sweep import DASHBOARD_TITLE
 from tests.fixtures.app_processes import AppProcesses, wait_until
 from tests.fixtures.llm_sim import LLMSim
 from tests.fixtures.redis import RedisServer

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from bot.errors import SignatureInvalid, WebhookMalformed
-from bot.events import get_bool, get_int, get_obj, get_str, parse_event, sign, verify_signature
+from bot.events.event import (
+    get_bool,
+    get_int,
+    get_obj,
+    get_str,
+    parse_event,
+    sign,
+    verify_signature,
+)
 
 VECTORS = Path(__file__).parent / "data" / "webhooks" / "signature-vectors"
 

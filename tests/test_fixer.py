@@ -10,8 +10,8 @@ import pytest
 
 from agents.fixer import Fixer, FixTask
 from agents.llm import OpenAIModel
-from bot.verify import run_checks
 from sandbox import Command
+from sandbox.verify import run_checks
 from tests.fixtures.llm_sim import LLMSim
 from tests.fixtures.sandbox import SandboxFactory
 

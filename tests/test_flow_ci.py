@@ -14,18 +14,18 @@ import pytest
 
 from agents.fixer import FixRound
 from agents.proposal import Proposal
-from bot.ci_report import Diagnosis, ci_fix_branch, pull_body, tried_text
 from bot.deps import Deps
-from bot.flow_ci import (
+from bot.flows.ci import (
     CHECK_NAME,
     CiRequest,
     attempts_key,
     fix_ci_failure,
     made_by_ambient,
-    report_unfinished,
+    report_ci_unfinished,
 )
-from bot.github_values import JobLog
-from bot.verify import CommandRun, Verification
+from bot.github.values import JobLog
+from bot.publish.ci_report import Diagnosis, ci_fix_branch, pull_body, tried_text
+from sandbox.verify import CommandRun, Verification
 from tests.fixtures.llm_sim import LLMSim
 from tests.sim.github_client import GitHubSim
 
@@ -189,7 +189,7 @@ async def test_the_budget_branches_and_the_config_decide_whether_anything_runs(
     uncovered = await fix_ci_failure(deps, replace(request, job_id="ci:1:y", branch="feature"))
     assert uncovered["reason"] == "ci_autofix does not cover feature"
     assert len(_ours(github_sim)) == 1
-    await report_unfinished(deps, request, "never shown: no attempt is running")
+    await report_ci_unfinished(deps, request, "never shown: no attempt is running")
     assert _ours(github_sim)[0]["output"]["summary"] != "never shown: no attempt is running"
 
 

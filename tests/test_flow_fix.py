@@ -13,13 +13,13 @@ import pytest
 
 from agents.fixer import FixResult, FixRound
 from agents.usage import Usage
-from bot.branch_policy import decide_branch_policy
 from bot.deps import Deps
-from bot.flow_fix import FixRequest, fix_pull_request, report_unfinished
-from bot.flow_report import Facts, failed_summary, outcome_summary
-from bot.github_values import PullRequest
-from bot.pipeline import Outcome
-from bot.publish_github import Published, fix_branch, fix_target
+from bot.flows.fix import FixRequest, fix_pull_request, report_fix_unfinished
+from bot.github.branch_policy import decide_branch_policy
+from bot.github.values import PullRequest
+from bot.pipeline.process import Outcome
+from bot.publish.github import Published, fix_branch, fix_target
+from bot.publish.report import Facts, failed_summary, outcome_summary
 from handlers.help_text import help_reply
 from tests.fixtures.llm_sim import LLMSim
 from tests.sim.github_client import GitHubSim
@@ -223,8 +223,8 @@ async def test_a_job_that_ended_without_its_report_fails_the_check_run_and_repli
     request = _request(number, installation, instructions="do it", comment_id=10**9)
     await fix_pull_request(deps, request)
     why = "an internal error (KeyError) stopped the job; the worker's log has it under delivery d"
-    await report_unfinished(deps, request, why)
-    await report_unfinished(deps, request, why)
+    await report_fix_unfinished(deps, request, why)
+    await report_fix_unfinished(deps, request, why)
     state = github_sim.repo_state(OWNER, NAME)
     (check,) = state["check_runs"]
     assert check["conclusion"] == "failure"

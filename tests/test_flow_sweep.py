@@ -13,20 +13,20 @@ from typing import Any
 
 import pytest
 
-from bot.dashboard import MARKER, Entry, parse
 from bot.deps import Deps
 from bot.errors import Retryable
-from bot.flow_fix import PERMISSIONS
-from bot.flow_sweep import SweepRequest, approve_from_dashboard, sweep_reply, sweep_repository
-from bot.github import InstallationClient
-from bot.publish_sweep import (
+from bot.flows.fix import PERMISSIONS
+from bot.flows.schedule import claim_period
+from bot.flows.sweep import SweepRequest, approve_from_dashboard, sweep_reply, sweep_repository
+from bot.github.client import InstallationClient
+from bot.publish.dashboard import MARKER, Entry, parse
+from bot.publish.sweep import (
     DASHBOARD_LABEL,
     DASHBOARD_TITLE,
     DashboardBusy,
     approve_ticked,
     upsert_dashboard,
 )
-from bot.sweep_schedule import claim_period
 from handlers.sweep import installed_repositories, recorded_repositories
 from tests.fixtures.llm_sim import LLMSim
 from tests.fixtures.redis import RedisServer

@@ -13,10 +13,12 @@ import pytest
 import redis.asyncio
 from prometheus_client import REGISTRY
 
-from bot.codeowners_match import Reviewers
 from bot.errors import GitHubRateLimited
-from bot.github import GitHubApp, InstallationClient
-from bot.github_retry import (
+from bot.git.changes import FileChange
+from bot.git.workspace import Workspace
+from bot.github.client import GitHubApp, InstallationClient
+from bot.github.codeowners import Reviewers
+from bot.github.retry import (
     BranchMoved,
     BranchProtected,
     Failure,
@@ -31,9 +33,8 @@ from bot.github_retry import (
     error_for,
     retry_after_s,
 )
-from bot.github_tokens import EARLY_EXPIRY_S
-from bot.github_values import Annotation, FileChange, hidden_marker
-from bot.workspace import Workspace
+from bot.github.tokens import EARLY_EXPIRY_S
+from bot.github.values import Annotation, hidden_marker
 from tests.fixtures.redis import RedisServer
 from tests.sim.github_client import GitHubSim, SimRepo
 from tests.support import free_port

@@ -8,8 +8,8 @@ import pytest
 from arq import Retry
 
 from bot.errors import Permanent, Retryable
-from bot.jobs import MAX_TRIES, JobResult, Received, job
-from bot.queue import JobSpec
+from bot.events.job import MAX_TRIES, JobResult, Received, job
+from bot.events.spec import JobSpec
 from tests.webhook_corpus import selected
 
 SPEC = JobSpec("work", "comment:1:2", "issue_comment.created", "delivery-7").to_json()

@@ -22,15 +22,16 @@ from arq.jobs import JobResult as ArqResult
 from arq.worker import Worker
 from click.testing import CliRunner, Result
 
-from bot.cli import cli
+from bot.cli.main import cli
 from bot.errors import Permanent, PolicyDenied
-from bot.jobs import MAX_TRIES, JobResult, Received, job
-from bot.jobs_admin import open_store
-from bot.jobs_records import JobRecord, attempt_of, finished_record, plan_retries
-from bot.queue import Enqueuer, JobSpec, serialize
+from bot.events.job import MAX_TRIES, JobResult, Received, job
+from bot.events.spec import JobSpec, serialize
+from bot.ingress.enqueue import Enqueuer
+from bot.ingress.redis_pipe import PipelinedConnection
+from bot.jobs.admin import open_store
+from bot.jobs.records import JobRecord, attempt_of, finished_record, plan_retries
+from bot.jobs.worker import WorkerSettings
 from bot.redact import without_password
-from bot.redis_pipe import PipelinedConnection
-from bot.worker import WorkerSettings
 from tests.fixtures.redis import RedisServer
 from tests.support import free_port
 

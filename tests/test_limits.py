@@ -12,10 +12,10 @@ import redis.asyncio
 
 from bot.config import load_settings
 from bot.deps import Deps
-from bot.flow_fix import fix_pull_request
-from bot.flow_sweep import SweepRequest, sweep_repository
-from bot.github import GitHubApp
-from bot.limits import KEEP_S, count_job, day_key, decide, job_key, limit_reply
+from bot.flows.fix import fix_pull_request
+from bot.flows.limits import KEEP_S, count_job, day_key, decide, job_key, limit_reply
+from bot.flows.sweep import SweepRequest, sweep_repository
+from bot.github.client import GitHubApp
 from tests.fixtures.redis import RedisServer
 from tests.sim.github_client import GitHubSim
 from tests.test_flow_fix import NAME, OWNER, _comment, _request, _setup
@@ -133,9 +133,9 @@ async def test_a_sweep_asked_for_over_the_limit_is_refused_once_and_cron_is_neve
 
 
 def test_a_sweep_asked_by_comment_names_who_asked_and_where_the_cron_does_not() -> None:
-    from bot.jobs import Received
-    from bot.payloads import parse_payload
-    from bot.queue import JobSpec
+    from bot.events.job import Received
+    from bot.events.payloads import parse_payload
+    from bot.events.spec import JobSpec
     from handlers.sweep import _sweep_request
     from tests.webhook_corpus import selected
 

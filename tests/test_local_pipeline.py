@@ -19,8 +19,8 @@ import pytest
 from agents.fixer import FixTask
 from agents.llm import OpenAIModel
 from agents.specialists import read_config
-from bot.local import LocalRun, local_fix, local_sweep
-from bot.pipeline import PipelineConfig
+from bot.flows.local import LocalRun, local_fix, local_sweep
+from bot.pipeline.process import PipelineConfig
 from sandbox import SandboxKind
 from tests.fixtures.llm_sim import LLMSim
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from bot.pipeline import Outcome, tally
+from bot.pipeline.process import Outcome, tally
 from sandbox import Command
 from sandbox.bwrap import BwrapSandbox
 from tests.fixtures.sandbox import ANYTHING, require_backend

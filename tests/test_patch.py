@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import PatchDoesNotApply, PathNotAllowed
-from bot.patch import apply, apply_sync
-from bot.paths import PathPolicy
+from bot.patch.apply import apply, apply_sync
+from bot.patch.paths import PathPolicy
 
 APP = "".join(f"line {i}\n" for i in range(1, 31))
 DIFF = """\

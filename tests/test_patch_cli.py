@@ -12,7 +12,7 @@ PATCH = "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.patch_cli", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "bot.cli.patch", *args], capture_output=True, text=True, check=False
     )
 
 

@@ -15,9 +15,9 @@ from typing import Protocol
 import pytest
 
 from bot.errors import PatchDoesNotApply
-from bot.patch import apply_sync, parse_patch
-from bot.patch_plan import plan_unified
-from bot.paths import PathPolicy
+from bot.patch.apply import apply_sync, parse_patch
+from bot.patch.paths import PathPolicy
+from bot.patch.plan import plan_unified
 
 DATA = Path(__file__).parent / "data" / "patches"
 POLICY = PathPolicy(allow_workflow_changes=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.patch_match import FileText, HunkFailure, apply_placements, place_hunks
-from bot.patch_model import FilePatch, Hunk
-from bot.patch_plan import already_applied, plan_file
+from bot.patch.match import FileText, HunkFailure, apply_placements, place_hunks
+from bot.patch.model import FilePatch, Hunk
+from bot.patch.plan import already_applied, plan_file
 
 BODY = [f"line {i}" for i in range(1, 21)]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import PathNotAllowed
-from bot.patch import parse_patch
-from bot.patch_model import PatchMalformed
-from bot.patch_normalize import render
-from bot.patch_parse import parse_unified, split_lines, unquote
+from bot.patch.apply import parse_patch
+from bot.patch.model import PatchMalformed
+from bot.patch.normalize import render
+from bot.patch.parse import parse_unified, split_lines, unquote
 
 CLEAN = """\
 diff --git a/src/app.py b/src/app.py

@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.patch import apply_sync, parse_patch
-from bot.patch_plan import plan_unified
+from bot.patch.apply import apply_sync, parse_patch
+from bot.patch.plan import plan_unified
 
 # A small alphabet makes repeated lines, hence contexts found in several places.
 LINES = st.sampled_from(["a", "b", "c", "", "    d", "e = 1", "}", "\tf"])

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.patch_plan import Change
-from bot.patch_write import read_snapshot, write_changes
+from bot.patch.plan import Change
+from bot.patch.write import read_snapshot, write_changes
 
 
 def tree(root: Path) -> dict[str, object]:

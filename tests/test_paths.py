@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import PathNotAllowed
-from bot.paths import DEFAULT_FORBIDDEN, PathPolicy, check_paths, clean_relative, glob_matches
+from bot.patch.paths import DEFAULT_FORBIDDEN, PathPolicy, check_paths, clean_relative, glob_matches
 
 
 @pytest.fixture

@@ -14,17 +14,15 @@ from arq.jobs import serialize_job
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from bot.queue import (
+from bot.events.spec import JobSpec, deserialize, serialize
+from bot.ingress.enqueue import (
     _ENQUEUE_LUA,
     DELIVERY_KEY_PREFIX,
     STAGING_KEY_PREFIX,
     Enqueuer,
-    JobSpec,
-    deserialize,
     encode_job,
-    serialize,
 )
-from bot.redis_pipe import PipelinedConnection
+from bot.ingress.redis_pipe import PipelinedConnection
 from tests.fixtures.redis import RedisServer
 
 BODY = b'{"action":"completed","check_suite":{"id":1}}'

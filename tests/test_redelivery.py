@@ -19,10 +19,7 @@ from prometheus_client import REGISTRY
 
 from bot.config import load_settings
 from bot.deps import Deps
-from bot.github import GitHubApp
-from bot.github_retry import RetryPolicy
-from bot.github_values import Delivery
-from bot.redelivery_plan import (
+from bot.flows.redelivery import (
     LOST_AFTER_S,
     OVERLAP_S,
     RETENTION_S,
@@ -34,7 +31,10 @@ from bot.redelivery_plan import (
     plan,
     unsettled,
 )
-from bot.worker import create_worker, crons
+from bot.github.client import GitHubApp
+from bot.github.retry import RetryPolicy
+from bot.github.values import Delivery
+from bot.jobs.worker import create_worker, crons
 from handlers import redelivery
 from handlers.redelivery import ASKED_PREFIX, CHECKPOINT_KEY, redeliver_failed, redeliver_once
 from tests.fixtures.redis import RedisServer

@@ -21,7 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.redis_pipe import PipelinedConnection
+from bot.ingress.redis_pipe import PipelinedConnection
 from tests.fixtures.redis import RedisServer
 from tests.support import free_port
 

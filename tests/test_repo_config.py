@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from agents.risk import RiskRules
 from agents.specialists import ALL_NAMES
 from bot.errors import ConfigError, PathNotAllowed
-from bot.gates import GateOptions
-from bot.paths import DEFAULT_FORBIDDEN, check_paths
-from bot.repo_config import (
+from bot.patch.paths import DEFAULT_FORBIDDEN, check_paths
+from bot.pipeline.checks import read_checks
+from bot.pipeline.gates import GateOptions, gate_options
+from bot.repo_config.load import (
     CONFIG_PATHS,
     MAX_CONFIG_BYTES,
     RepoConfig,
@@ -30,7 +31,6 @@ from bot.repo_config import (
     parse_repo_config,
     repo_config_table,
 )
-from sandbox.checks import read_checks
 
 ROOT = Path(__file__).parent.parent
 DOC = ROOT / "docs" / "configuration.md"
@@ -132,7 +132,7 @@ def test_gate_options_carry_the_repository_s_choices(tmp_path: Path) -> None:
         "verify: {allow_unverified: true}\nrisk: {high_lines: 40, max_files: 2}\n"
     )
     config = parse_repo_config(text).config
-    options = config.gate_options()
+    options = gate_options(config)
     assert isinstance(options, GateOptions)
     assert options.allow_unverified is True
     assert options.risk_rules == RiskRules(40, 2)
@@ -150,7 +150,7 @@ def test_gate_options_carry_the_repository_s_choices(tmp_path: Path) -> None:
 
 
 def test_default_gate_options_are_the_gates_defaults() -> None:
-    assert RepoConfig().gate_options() == GateOptions()
+    assert gate_options(RepoConfig()) == GateOptions()
 
 
 def test_protected_owners_match_in_any_case() -> None:

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from bot.errors import WebhookMalformed
-from bot.events import Event, parse_event
-from bot.routing import RouteContext, Routed, route_event
+from bot.events.event import Event, parse_event
+from bot.events.routing import RouteContext, Routed, route_event
 from handlers import ROUTES
 from handlers.sweep import DASHBOARD_TITLE
 from tests.webhook_corpus import OCTOKIT, Sample, all_samples, selected

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sandbox import cli
+from bot.cli import verify as cli
 from sandbox.base import SandboxKind
 from tests.fixtures.sandbox import require_backend
 
@@ -26,7 +26,7 @@ def bwrap_ready() -> None:
 def verify(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMBIENT_")}
     return subprocess.run(
-        [sys.executable, "-m", "sandbox.cli", *args],
+        [sys.executable, "-m", "bot.cli.verify", *args],
         capture_output=True,
         text=True,
         cwd=PROJECT,

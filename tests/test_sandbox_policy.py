@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError, PolicyDenied, SandboxError
+from bot.pipeline.checks import read_checks
 from sandbox import Command, CommandPolicy, CommandRefused, Limits, Result
 from sandbox.base import SandboxBase
 from sandbox.capture import TailBuffer, exit_code
-from sandbox.checks import read_checks
 
 ALLOWED = [
     "pytest",

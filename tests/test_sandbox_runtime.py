@@ -22,10 +22,10 @@ from redis.asyncio import Redis
 from bot.config import load_settings
 from bot.deps import Deps
 from bot.errors import Permanent
-from bot.flow_ci import CHECK_NAME, CiRequest, fix_ci_failure
-from bot.flow_sweep import SweepRequest, sweep_repository
-from bot.pipeline import PipelineConfig
-from bot.worker import on_shutdown, on_startup
+from bot.flows.ci import CHECK_NAME, CiRequest, fix_ci_failure
+from bot.flows.sweep import SweepRequest, sweep_repository
+from bot.jobs.worker import on_shutdown, on_startup
+from bot.pipeline.process import PipelineConfig
 from sandbox import Command, SandboxUnavailable, open_sandbox
 from sandbox.docker import NO_RUNSC, DockerSandbox, engine_runtimes
 from sandbox.reaper import LABEL
@@ -42,7 +42,6 @@ SOURCES = [
     *(ROOT / "bot").rglob("*.py"),
     *(ROOT / "handlers").rglob("*.py"),
     *(ROOT / "agents").rglob("*.py"),
-    ROOT / "sandbox" / "cli.py",
 ]
 
 
@@ -64,7 +63,9 @@ def test_every_sandbox_opened_from_the_settings_names_its_runtime() -> None:
 
 def test_every_pipeline_config_comes_from_the_settings() -> None:
     # PipelineConfig(...) by hand would drop AMBIENT_SANDBOX_RUNTIME; from_settings keeps it.
-    direct = [where for where, _ in _calls("PipelineConfig") if not where.startswith("bot/pipe")]
+    direct = [
+        where for where, _ in _calls("PipelineConfig") if not where.startswith("bot/pipeline/")
+    ]
     assert not direct, f"build it with PipelineConfig.from_settings at {direct}"
 
 

@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 from detect_secrets.settings import get_settings
 
+from bot.cli.secrets import scan_diff
 from bot.errors import Permanent, SecretFound
-from bot.secret_cli import scan_diff
-from bot.secret_diff import parse_additions
-from bot.secret_plugins import baseline_config, custom_plugin_names, gate_config
-from bot.secret_scan import Finding, SecretsInDiff, scan_diff_text
+from bot.secrets.diff import parse_additions
+from bot.secrets.plugins import baseline_config, custom_plugin_names, gate_config
+from bot.secrets.scan import Finding, SecretsInDiff, scan_diff_text
 from tests.data.secrets.labelled import all_cases, as_diff
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,7 +247,7 @@ def test_cli_exit_codes_and_output(tmp_path: Path) -> None:
 
 def test_cli_runs_as_a_module_on_stdin() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "bot.secret_cli", "-"],
+        [sys.executable, "-m", "bot.cli.secrets", "-"],
         input=added(".env", f"GITHUB_TOKEN={GH}"),
         capture_output=True,
         text=True,

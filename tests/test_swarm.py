@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from agents.context import RepoFiles, build_pack
+from agents.context import build_pack
 from agents.llm import BudgetedModel, OpenAIModel
+from agents.pack import RepoFiles
+from agents.pack_render import render_pack
 from agents.proposal import Proposal, diff_paths
 from agents.specialists import SPECIALISTS, read_config
 from agents.specialists.base import Specialist
@@ -34,7 +36,7 @@ def count(db):
 """
 APP = 'def greet(name):\n    return "hello " + name\n'
 FILES = {"src/db.py": DB, "src/app.py": APP, "tests/test_app.py": "def test_x():\n    pass\n"}
-CONTEXT = build_pack(RepoFiles.from_texts(FILES), budget_tokens=4000).render()
+CONTEXT = render_pack(build_pack(RepoFiles.from_texts(FILES), budget_tokens=4000))
 PROPOSE = "The repository as it is now"
 REFINE = "Refine round"
 ALL = tuple(SPECIALISTS.values())

@@ -28,13 +28,13 @@ from agents.llm import Message, OpenAIModel
 from bot.config import load_settings
 from bot.deps import Deps
 from bot.errors import AmbientError, ConfigError
-from bot.events import sign
-from bot.flow_fix import PERMISSIONS
-from bot.flow_report import failed_summary
-from bot.github import GitHubApp
-from bot.queue import JobSpec
+from bot.events.event import sign
+from bot.events.spec import JobSpec
+from bot.flows.fix import PERMISSIONS
+from bot.github.client import GitHubApp
+from bot.ingress.web import create_app
+from bot.publish.report import failed_summary
 from bot.telemetry import JsonFormatter
-from bot.web import create_app
 from handlers.comment import JOBS
 from sandbox import start_sandbox
 from sandbox.dockercli import docker, docker_argv

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot.local import LocalRun
-from bot.pipeline import PipelineConfig
-from bot.watch import watch_checkout
+from bot.flows.local import LocalRun
+from bot.flows.watch import watch_checkout
+from bot.pipeline.process import PipelineConfig
 from tests.fixtures.sandbox import require_backend
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "python-demo"

@@ -13,10 +13,11 @@ from arq.constants import default_queue_name, job_key_prefix
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.app_manifest import load_app_yml
-from bot.payloads import CheckSuitePayload, parse_payload
-from bot.queue import STAGING_KEY_PREFIX, deserialize
-from bot.web import LABELLED_EVENTS
+from bot.events.payloads import CheckSuitePayload, parse_payload
+from bot.events.spec import deserialize
+from bot.github.manifest import load_app_yml
+from bot.ingress.enqueue import STAGING_KEY_PREFIX
+from bot.ingress.web import LABELLED_EVENTS
 from tests.fixtures.ingress import Receiver
 from tests.fixtures.redis import RedisServer
 from tests.webhook_corpus import Sample, all_samples, selected

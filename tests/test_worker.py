@@ -13,10 +13,11 @@ import redis
 from arq.jobs import Job
 
 from bot.config import load_settings
-from bot.queue import Enqueuer, JobSpec, deserialize
-from bot.redis_pipe import PipelinedConnection
+from bot.events.spec import JobSpec, deserialize
+from bot.ingress.enqueue import Enqueuer
+from bot.ingress.redis_pipe import PipelinedConnection
+from bot.jobs.worker import create_worker
 from bot.telemetry import JsonFormatter
-from bot.worker import create_worker
 from tests.fixtures.ingress import Receiver
 from tests.fixtures.redis import RedisServer
 from tests.support import free_port

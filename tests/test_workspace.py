@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import PathNotAllowed
-from bot.git import GitFailed, GitRefused, GitUnreachable
-from bot.github_values import FileChange
-from bot.workspace import MARKER_FILE, Workspace, auth_env, reap_stale
+from bot.git.changes import FileChange
+from bot.git.run import GitFailed, GitRefused, GitUnreachable
+from bot.git.workspace import MARKER_FILE, Workspace, auth_env, reap_stale
 from tests.sim.github_client import GitHubSim
 from tests.support import require_binary
 

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import webbrowser
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
-from bot.app_create import CreateOptions, register_app
-from bot.app_manifest import api_url_for
+from bot.cli.env import fail
 from bot.errors import AmbientError
+from bot.github import CreateOptions, api_url_for, register_app
 
 __all__ = ["app"]
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"ambient: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group()
@@ -102,9 +95,9 @@ def create(
             register_app(options, lambda url: _ready(url, browser=not no_browser))
         )
     except AmbientError as exc:
-        _fail(f"app create: {exc}")
+        fail(f"app create: {exc}", 1)
     except KeyboardInterrupt:
-        _fail("app create: stopped; nothing was written", 130)
+        fail("app create: stopped; nothing was written", 130)
     click.echo(
         f"Registered the GitHub App {registered.app.name} (ID {registered.app.id}); wrote "
         f"{registered.env_file} and {registered.key_file}, both mode 0600."

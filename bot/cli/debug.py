@@ -1,28 +1,24 @@
 """`ambient debug …`: look at what the agents would be given, without calling a model.
 
-The `debug` group is added to the `ambient` command; `python -m agents.debug_cli` runs it alone.
+The `debug` group is added to the `ambient` command; `python -m bot.cli.debug` runs it alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
-from agents.context import ContextPack, RepoUnreadable, build_pack, read_repo
+from agents.context import RepoUnreadable, build_pack, read_repo
+from agents.pack import ContextPack
+from agents.pack_render import render_pack
+from bot.cli.env import fail
 
 __all__ = ["debug"]
 
 DEFAULT_BUDGET_TOKENS = 60_000
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"ambient: {message}", err=True)
-    sys.exit(2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,13 +56,13 @@ def context(
     try:
         repo = asyncio.run(read_repo(path))
     except RepoUnreadable as exc:
-        _fail(str(exc))
+        fail(str(exc))
     log = log_file.read_text(encoding="utf-8", errors="replace") if log_file else ""
     pack = build_pack(repo, budget_tokens=budget, log=log, touched=touch)
     if as_json:
         click.echo(json.dumps(pack.as_dict(), indent=2))
     elif render:
-        click.echo(pack.render(), nl=False)
+        click.echo(render_pack(pack), nl=False)
     else:
         click.echo(_describe(path, pack, len(repo.paths)))
 

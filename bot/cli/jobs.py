@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Final, NoReturn, TypeVar
+from typing import Final, TypeVar
 
 import click
 import orjson
 
+from bot.cli.env import fail, server_settings
 from bot.errors import QueueUnavailable
-from bot.jobs_admin import JobStore, open_store
-from bot.jobs_records import STATES, JobRecord, RetryStep, plan_retries
+from bot.jobs import STATES, JobRecord, JobStore, RetryStep, open_store, plan_retries
 from bot.redact import redact
 
 __all__ = ["jobs"]
@@ -59,7 +58,7 @@ def show(job_id: str, full: bool) -> None:
     """Everything known about one job; exit 1 when Redis has no job with this ID."""
     record = _run(lambda store: store.get(job_id))
     if record is None:
-        _fail(f"no job {job_id} in Redis (results are kept for 24 h)", code=1)
+        fail(f"no job {job_id} in Redis (results are kept for 24 h)", code=1)
     for name, value in _details(record):
         click.echo(f"{name + ':':<17}{value}")
     if full:
@@ -102,7 +101,7 @@ def export(file: str) -> None:
     try:
         _write_atomically(Path(file), text)
     except OSError as exc:
-        _fail(f"{file}: cannot be written ({exc.strerror or exc})")
+        fail(f"{file}: cannot be written ({exc.strerror or exc})")
     click.echo(f"exported {len(records)} job(s) to {file}")
 
 
@@ -118,9 +117,7 @@ async def _retry(store: JobStore, step: RetryStep, dry_run: bool) -> str:
 
 
 def _run(work: Callable[[JobStore], Awaitable[T]]) -> T:
-    from bot.cli import _settings
-
-    settings = _settings()
+    settings = server_settings()
 
     async def main() -> T:
         async with open_store(settings.redis_url) as store:
@@ -129,12 +126,7 @@ def _run(work: Callable[[JobStore], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except QueueUnavailable as exc:
-        _fail(str(exc))
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"ambient: {message}", err=True)
-    sys.exit(code)
+        fail(str(exc))
 
 
 def _when(moment: datetime | None) -> str:

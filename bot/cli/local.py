@@ -8,7 +8,7 @@ import shutil
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -17,22 +17,17 @@ from agents.fixer import FixTask
 from agents.llm import LLM, BudgetedModel, OpenAIModel
 from agents.specialists import read_config
 from agents.usage import TokenBudget
+from bot.cli.env import fail
 from bot.config import Settings, load_settings
 from bot.errors import AmbientError
-from bot.local import LocalRun, local_fix, local_sweep
-from bot.pipeline import PipelineConfig, Report
-from bot.report_view import render_json, render_terminal
+from bot.flows import LocalRun, local_fix, local_sweep
+from bot.pipeline import PipelineConfig, Report, render_json, render_terminal
 from sandbox import SandboxKind
 
 __all__ = ["fix", "sweep", "watch"]
 
 T = TypeVar("T")
 SANDBOXES = click.Choice(["docker", "bwrap"])
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"ambient: {message}", err=True)
-    sys.exit(code)
 
 
 def _sandbox(choice: str | None, settings: Settings) -> SandboxKind:
@@ -59,10 +54,10 @@ def prepare(path: str, sandbox: str | None) -> tuple[Settings, LocalRun]:
     try:
         settings = load_settings()
     except AmbientError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     target = Path(path).resolve()
     if not (target / ".git").exists():
-        _fail(f"{target} is not a git checkout (no .git)")
+        fail(f"{target} is not a git checkout (no .git)")
     config = PipelineConfig.from_settings(settings, sandbox=_sandbox(sandbox, settings))
     return settings, LocalRun(target, settings.workspace_root, config, _model(settings))
 
@@ -76,7 +71,7 @@ def execute(action: Callable[[], Coroutine[Any, Any, T]], status: str, quiet: bo
         with console.status(status):
             return asyncio.run(action())
     except AmbientError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def show(report: Report, as_json: bool) -> None:
@@ -98,7 +93,7 @@ def sweep(path: str, agents: str, sandbox: str | None, as_json: bool) -> None:
     try:
         specialists = read_config({"enabled": names} if names else None)
     except AmbientError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     report = execute(lambda: local_sweep(run, agents=specialists), "sweeping…", as_json)
     show(report, as_json)
 
@@ -116,7 +111,7 @@ def fix(path: str, task: str, log_file: str | None, sandbox: str | None, as_json
     _, run = prepare(path, sandbox)
     model = run.model
     if model is None:
-        _fail("fix needs a model: set AMBIENT_LLM_BASE_URL and AMBIENT_LLM_MODEL")
+        fail("fix needs a model: set AMBIENT_LLM_BASE_URL and AMBIENT_LLM_MODEL")
     log = Path(log_file).read_text(errors="replace") if log_file else ""
     report = execute(lambda: local_fix(run, model, FixTask(task, log)), "fixing…", as_json)
     show(report, as_json)
@@ -131,7 +126,7 @@ def fix(path: str, task: str, log_file: str | None, sandbox: str | None, as_json
 @click.option("--sandbox", type=SANDBOXES, default=None, help="Sandbox backend.")
 def watch(path: str, debounce: float, interval: float, sandbox: str | None) -> None:
     """Sweep what changes under PATH (and what imports it), and everything every --interval."""
-    from bot.watch import watch_checkout
+    from bot.flows import watch_checkout
 
     _, run = prepare(path, sandbox)
     console = Console()
@@ -140,4 +135,4 @@ def watch(path: str, debounce: float, interval: float, sandbox: str | None) -> N
     except KeyboardInterrupt:
         console.print("stopped")
     except AmbientError as exc:
-        _fail(str(exc))
+        fail(str(exc))

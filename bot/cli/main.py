@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
 
 import click
 
 from bot import __version__
-from bot.config import Settings, load_settings
-from bot.errors import ConfigError
+from bot.cli.env import fail, server_settings
 
 __all__ = ["main"]
-
-
-def _settings(*required: str) -> Settings:
-    try:
-        return load_settings(require=required)
-    except ConfigError as exc:
-        _fail(str(exc))
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"ambient: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,10 +25,10 @@ def serve(host: str, port: int) -> None:
     """Run the webhook receiver (POST /webhook, /healthz, /readyz, /metrics)."""
     import uvicorn
 
+    from bot.ingress import create_app
     from bot.telemetry import configure_logging
-    from bot.web import create_app
 
-    settings = _settings("webhook_secret")
+    settings = server_settings("webhook_secret")
     configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),
@@ -59,17 +45,17 @@ def worker() -> None:
     """Run a worker that takes jobs from Redis."""
     from redis.exceptions import RedisError
 
+    from bot.jobs import create_worker
     from bot.redact import without_password
     from bot.telemetry import configure_logging
-    from bot.worker import create_worker
 
-    settings = _settings()
+    settings = server_settings()
     configure_logging(settings.log_level)
     try:
         create_worker(settings).run()
     except (RedisError, OSError) as exc:
         # arq has retried the connection a few times already; the process manager restarts us.
-        _fail(f"redis unreachable at {without_password(settings.redis_url)}: {exc}", code=1)
+        fail(f"redis unreachable at {without_password(settings.redis_url)}: {exc}", code=1)
 
 
 @cli.group()
@@ -80,7 +66,7 @@ def config() -> None:
 @config.command("env")
 def config_env() -> None:
     """Print the AMBIENT_* variables as a Markdown table."""
-    from bot.settings_doc import settings_table
+    from bot.cli.settings_doc import settings_table
 
     click.echo(settings_table(), nl=False)
 
@@ -124,14 +110,14 @@ def config_check(file: str) -> None:
 
 
 def _add_commands() -> None:
-    from agents.debug_cli import debug
-    from agents.swarm_cli import swarm
-    from bot.app_cli import app
-    from bot.jobs_cli import jobs
-    from bot.local_cli import fix, sweep, watch
-    from bot.patch_cli import patch
-    from bot.secret_cli import scan_diff
-    from sandbox.cli import verify
+    from bot.cli.app import app
+    from bot.cli.debug import debug
+    from bot.cli.jobs import jobs
+    from bot.cli.local import fix, sweep, watch
+    from bot.cli.patch import patch
+    from bot.cli.secrets import scan_diff
+    from bot.cli.swarm import swarm
+    from bot.cli.verify import verify
 
     cli.add_command(patch, "patch")
     for command in (sweep, fix, watch, verify):

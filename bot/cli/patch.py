@@ -13,8 +13,7 @@ from typing import TextIO
 
 import click
 
-from bot.patch import apply_sync
-from bot.paths import PathPolicy
+from bot.patch import PathPolicy, apply_sync
 
 __all__ = ["patch"]
 

@@ -2,7 +2,7 @@
 
 Exit status: 0 when the diff adds no secret, 1 when it does (the findings are printed, with a
 hash instead of each value), 2 when the input cannot be used. Runs on its own as
-`python -m bot.secret_cli` until the `ambient` group includes it.
+`python -m bot.cli.secrets` until the `ambient` group includes it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from typing import IO
 import click
 
 from bot.redact import redact
-from bot.secret_diff import parse_additions
-from bot.secret_scan import scan_diff_text
+from bot.secrets import parse_additions, scan_diff_text
 
 __all__ = ["scan_diff"]
 

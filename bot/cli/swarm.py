@@ -1,6 +1,6 @@
 """`ambient swarm PATH --task TEXT --glob PATTERN`: one model call per matching file.
 
-The `swarm` command is added to the `ambient` group; `python -m agents.swarm_cli` runs it
+The `swarm` command is added to the `ambient` group; `python -m bot.cli.swarm` runs it
 alone. It proposes diffs and prints them; it never writes to the working tree. Exit status:
 0 when every file was handled, 1 when some failed, 2 when it could not start.
 """
@@ -12,7 +12,6 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -20,6 +19,7 @@ from rich.progress import Progress
 
 from agents.dispatch import DispatchError, DispatchReport, FileResult, dispatch
 from agents.llm import OpenAIModel
+from bot.cli.env import fail
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 
@@ -32,18 +32,13 @@ NO_MODEL = (
 )
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"ambient: {message}", err=True)
-    sys.exit(2)
-
-
 def _settings() -> Settings:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not settings.llm_base_url or not settings.llm_model:
-        _fail(NO_MODEL)
+        fail(NO_MODEL)
     return settings
 
 
@@ -124,7 +119,7 @@ def swarm(
 ) -> None:
     """Propose a change to every file under PATH matching --glob, one model call per file."""
     if not task.strip():
-        _fail("--task is empty; say what to do to each file")
+        fail("--task is empty; say what to do to each file")
     settings = _settings()
     limit = concurrency or settings.llm_max_concurrency
     console = Console(stderr=True)
@@ -140,7 +135,7 @@ def swarm(
                 _run(settings, path, task.strip(), pattern, limit, max_files, advance)
             )
     except DispatchError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:

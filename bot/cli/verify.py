@@ -2,7 +2,7 @@
 
 Exit status 0 when every command passed, 1 when one failed, 2 when nothing could run (a refused
 command, a missing sandbox, a bad config); errors are one line, never a traceback.
-Also runnable alone: `python -m sandbox.cli PATH`.
+Also runnable alone: `python -m bot.cli.verify PATH`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import click
 
 from bot.config import load_settings
 from bot.errors import AmbientError, ConfigError
+from bot.pipeline import CONFIG_PATH, read_checks
 from sandbox import CommandPolicy, Result, SandboxKind, open_sandbox
 from sandbox.base import Command
-from sandbox.checks import CONFIG_PATH, read_checks
 
 __all__ = ["verify"]
 

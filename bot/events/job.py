@@ -16,8 +16,8 @@ from arq import Retry
 
 from bot.deps import Deps
 from bot.errors import AmbientError, GitHubRateLimited, Permanent, Retryable, WebhookMalformed
-from bot.payloads import Payload, parse_payload
-from bot.queue import JobSpec
+from bot.events.payloads import Payload, parse_payload
+from bot.events.spec import JobSpec
 from bot.telemetry import JOB_SECONDS, JOBS, bound
 
 __all__ = ["MAX_TRIES", "JobFunction", "JobResult", "Received", "Unfinished", "expect", "job"]
@@ -25,7 +25,7 @@ __all__ = ["MAX_TRIES", "JobFunction", "JobResult", "Received", "Unfinished", "e
 log = logging.getLogger("ambient.jobs")
 
 MAX_DEFER_S: Final = 300.0
-#: arq's max_tries for every job (bot/worker.py); the last try reports instead of retrying.
+#: arq's max_tries for every job (bot/jobs/worker.py); the last try reports instead of retrying.
 MAX_TRIES: Final = 4
 
 JobResult = dict[str, object]

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from bot.events import Event, get_int, get_str
-from bot.queue import JobSpec
+from bot.events.event import Event, get_int, get_str
+from bot.events.spec import JobSpec
 
 __all__ = ["Route", "RouteContext", "Routed", "route_event", "spec_for"]
 

@@ -23,10 +23,9 @@ from agents.fixer import FixTask
 from agents.hot_paths import hot_paths
 from agents.llm import BudgetedModel
 from agents.usage import TokenBudget
-from bot.ci_report import Diagnosis, not_fixed, not_reproduced, tried_text
 from bot.deps import Deps
 from bot.errors import ConfigError, Permanent
-from bot.flow_common import (
+from bot.flows.common import (
     check_run,
     checked,
     checks_of,
@@ -36,16 +35,23 @@ from bot.flow_common import (
     store,
     stored,
 )
-from bot.flow_fix import PERMISSIONS
-from bot.flow_report import Facts, FixSummary, failed_summary, outcome_summary
-from bot.gates import Timings, pass_gates
-from bot.github import InstallationClient
-from bot.github_values import JobLog
-from bot.pipeline import Outcome, finish, tally
-from bot.publish_ci import CiPublisher
+from bot.flows.fix import PERMISSIONS
+from bot.github import InstallationClient, JobLog
+from bot.pipeline import Outcome, Timings, finish, gate_options, pass_gates, tally
+from bot.publish import (
+    CiPublisher,
+    Diagnosis,
+    Facts,
+    FixSummary,
+    failed_summary,
+    not_fixed,
+    not_reproduced,
+    outcome_summary,
+    tried_text,
+)
 from bot.repo_config import ConfigOutcome
-from bot.verify import Verification
 from sandbox import open_sandbox
+from sandbox.verify import Verification
 
 __all__ = [
     "CHECK_NAME",
@@ -53,7 +59,7 @@ __all__ = [
     "attempts_key",
     "fix_ci_failure",
     "made_by_ambient",
-    "report_unfinished",
+    "report_ci_unfinished",
 ]
 
 log = logging.getLogger("ambient.flow.ci")
@@ -172,7 +178,7 @@ async def fix_ci_failure(deps: Deps, request: CiRequest) -> dict[str, object]:
     return {"status": summary.conclusion, "title": summary.title, "attempt": attempt}
 
 
-async def report_unfinished(deps: Deps, request: CiRequest, reason: str) -> None:
+async def report_ci_unfinished(deps: Deps, request: CiRequest, reason: str) -> None:
     """Fail the attempt's check run when the job ended without its own report."""
     current = await deps.redis.get(_running_key(request.job_id))
     if deps.github is None or current is None:
@@ -239,7 +245,7 @@ async def _work(
         gated = await pass_gates(
             result.proposal,
             worktree,
-            options=config.config.gate_options(),
+            options=gate_options(config.config),
             diff_of=workspace.diff,
             timings=timings,
             verified=verified,

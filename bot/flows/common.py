@@ -17,14 +17,12 @@ from redis.asyncio import Redis
 from agents.fixer import Fixer, FixResult, FixTask
 from agents.llm import LLM
 from bot.config import Settings
-from bot.flow_report import FixSummary
-from bot.github import InstallationClient
-from bot.github_values import CheckRunRef
-from bot.pipeline import checked
+from bot.git import Workspace
+from bot.github import CheckRunRef, InstallationClient
+from bot.pipeline import checked, read_checks
+from bot.publish import FixSummary
 from bot.repo_config import CONFIG_PATHS, ConfigOutcome, parse_repo_config
-from bot.workspace import Workspace
 from sandbox import Command, CommandPolicy, open_sandbox
-from sandbox.checks import read_checks
 from sandbox.policy import DEFAULT_PATTERNS
 
 __all__ = [

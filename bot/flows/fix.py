@@ -1,4 +1,4 @@
-"""`@<app-slug> fix this` on a pull request: the GitHub twin of `bot.local.local_fix`.
+"""`@<app-slug> fix this` on a pull request: the GitHub twin of `bot.flows.local.local_fix`.
 
 authorise → config from the default branch → the person's daily job limit → 👀 → check run →
 clone at the PR head (context: the changed files, the failing checks' logs, the instructions and
@@ -26,7 +26,7 @@ from agents.sanitize import sanitize_trigger_text
 from agents.usage import TokenBudget
 from bot.deps import Deps
 from bot.errors import ConfigError, Permanent
-from bot.flow_common import (
+from bot.flows.common import (
     check_run,
     known_check,
     repo_config,
@@ -34,17 +34,22 @@ from bot.flow_common import (
     store,
     stored,
 )
-from bot.flow_report import Facts, FixSummary, failed_summary, outcome_summary, refusal_reply
-from bot.gates import Timings, pass_gates
-from bot.github import InstallationClient
-from bot.github_retry import GitHubNotFound
-from bot.github_values import PullRequest, hidden_marker
-from bot.limits import count_job, limit_reply
-from bot.pipeline import Outcome, finish, tally
-from bot.publish_github import GitHubPublisher, HeadMoved, fix_target
+from bot.flows.limits import count_job, limit_reply
+from bot.github import GitHubNotFound, InstallationClient, PullRequest, hidden_marker
+from bot.pipeline import Outcome, Timings, finish, gate_options, pass_gates, tally
+from bot.publish import (
+    Facts,
+    FixSummary,
+    GitHubPublisher,
+    HeadMoved,
+    failed_summary,
+    fix_target,
+    outcome_summary,
+    refusal_reply,
+)
 from bot.repo_config import ConfigOutcome
 
-__all__ = ["CHECK_NAME", "PERMISSIONS", "FixRequest", "fix_pull_request", "report_unfinished"]
+__all__ = ["CHECK_NAME", "PERMISSIONS", "FixRequest", "fix_pull_request", "report_fix_unfinished"]
 
 log = logging.getLogger("ambient.flow.fix")
 
@@ -137,7 +142,7 @@ async def fix_pull_request(deps: Deps, request: FixRequest) -> dict[str, object]
     return {"status": summary.conclusion, "title": summary.title, "detail": summary.text[:500]}
 
 
-async def report_unfinished(deps: Deps, request: FixRequest, reason: str) -> None:
+async def report_fix_unfinished(deps: Deps, request: FixRequest, reason: str) -> None:
     """Fail the check run and reply once when the job ended without its own report (it crashed,
     or a transient failure outlasted its retries): the user is never left waiting."""
     if deps.github is None or request.commenter_is_bot:
@@ -220,7 +225,7 @@ async def _work(
         gated = await pass_gates(
             result.proposal,
             worktree,
-            options=config.config.gate_options(),
+            options=gate_options(config.config),
             diff_of=workspace.diff,
             timings=timings,
             verified=verified,

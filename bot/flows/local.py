@@ -23,21 +23,21 @@ from agents.specialists.ruff import RuffFailed, ruff_proposal
 from agents.specialists.secrets_report import secrets_report
 from agents.swarm import run_swarm
 from agents.swarm_result import SwarmResult
-from bot.gates import Timings, pass_gates
-from bot.git import run_git
+from bot.git import Workspace, run_git
 from bot.pipeline import (
     Outcome,
     PipelineConfig,
     Report,
+    Timings,
     checked,
     checks_for,
     finish,
+    pass_gates,
     process,
     tally,
 )
-from bot.publish_local import LocalPublisher
-from bot.secret_scan import Finding, scan_diff_text
-from bot.workspace import Workspace
+from bot.publish import LocalPublisher
+from bot.secrets import Finding, scan_diff_text
 from sandbox import Command, Sandbox
 
 __all__ = ["LocalRun", "local_fix", "local_sweep", "snapshot"]

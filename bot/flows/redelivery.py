@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
-from bot.github_values import Delivery
+from bot.github import Delivery
 
 __all__ = [
     "LOST_AFTER_S",

@@ -24,23 +24,19 @@ from agents.specialists import enabled
 from agents.specialists.ruff import RuffFailed, ruff_proposal
 from agents.specialists.secrets_report import secrets_report
 from agents.swarm import run_swarm
-from bot.dashboard import Entry
 from bot.deps import Deps
 from bot.errors import ConfigError
-from bot.flow_common import repo_config
-from bot.flow_fix import PERMISSIONS, WRITE_ROLES
-from bot.gates import Timings
-from bot.git import run_git
-from bot.github import InstallationClient
-from bot.github_values import hidden_marker
-from bot.limits import count_job, limit_reply
-from bot.local import EMPTY_TREE, SandboxRunner
-from bot.pipeline import Outcome, PipelineConfig, process, tally
-from bot.publish_sweep import SweepPublisher, approve_ticked, open_pulls, upsert_dashboard
+from bot.flows.common import repo_config
+from bot.flows.fix import PERMISSIONS, WRITE_ROLES
+from bot.flows.limits import count_job, limit_reply
+from bot.flows.local import EMPTY_TREE, SandboxRunner
+from bot.flows.schedule import CLAIM_TTL_S, claim_period, sweep_period
+from bot.git import Workspace, run_git
+from bot.github import InstallationClient, hidden_marker
+from bot.pipeline import Outcome, PipelineConfig, Timings, gate_options, process, tally
+from bot.publish import Entry, SweepPublisher, approve_ticked, open_pulls, upsert_dashboard
 from bot.repo_config import ConfigOutcome
-from bot.secret_scan import Finding, scan_diff_text
-from bot.sweep_schedule import CLAIM_TTL_S, claim_period, sweep_period
-from bot.workspace import Workspace
+from bot.secrets import Finding, scan_diff_text
 
 __all__ = ["SweepRequest", "approve_from_dashboard", "sweep_repository"]
 
@@ -125,7 +121,7 @@ async def _not_due(
 ) -> str | None:
     """Why the cron's sweep does not run for this repository now, or None (a user's always run).
 
-    A due sweep claims its period (`bot.sweep_schedule`), so the day's other runs, and the
+    A due sweep claims its period (`bot.flows.schedule`), so the day's other runs, and the
     period's later days, find it swept.
     """
     if request.trigger != "cron":
@@ -190,7 +186,7 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
     pipeline = PipelineConfig.from_settings(
         settings,
         checks=tuple(config.config.verify.commands) or None,
-        gates=config.config.gate_options(),
+        gates=gate_options(config.config),
     )
     async with await gh.clone(base_sha, settings.workspace_root, request.job_id) as workspace:
         found = await secrets_report(_scan, workspace.repo)

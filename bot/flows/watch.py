@@ -12,8 +12,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from agents.specialists import read_config
-from bot.local import LocalRun, local_sweep, snapshot
-from bot.report_view import render_terminal
+from bot.flows.local import LocalRun, local_sweep, snapshot
+from bot.pipeline import render_terminal
 
 __all__ = ["watch_checkout"]
 

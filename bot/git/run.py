@@ -1,6 +1,6 @@
 """Run git asynchronously and get a value back; a failure raises `GitFailed` with git's words.
 
-Secrets never reach argv here: callers pass credentials through `env` (see `bot.workspace`).
+Secrets never reach argv here: callers pass credentials through `env` (see `bot.git.workspace`).
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from types import TracebackType
 from typing import Final, cast
 
 from bot.errors import PathNotAllowed
-from bot.git import GitFailed, run_git
-from bot.github_values import FileChange, FileMode
+from bot.git.changes import FileChange, FileMode
+from bot.git.run import GitFailed, run_git
 
 __all__ = ["MARKER_FILE", "Workspace", "auth_env", "reap_stale"]
 

@@ -3,12 +3,12 @@
 `GitHubApp` acts as the App (JWT): installations, scoped installation tokens (cached, in Redis
 when given one), webhook deliveries. `InstallationClient` acts for one repository with a token
 scoped to it and to the permissions a job needs; its reads and writes live in
-`bot.github_repo` and `bot.github_writes`, written against the `GitHubApi` protocol that
-`_Api` implements here, and return our own frozen values (`bot.github_values`).
+`bot.github.repo` and `bot.github.writes`, written against the `GitHubApi` protocol that
+`_Api` implements here, and return our own frozen values (`bot.github.values`).
 
 githubkit signs the App's JWT, sends the token and recognises rate limits; `_Api` retries what
 GitHub says is transient and turns the rest into one error naming the call and the repository
-(`bot.github_retry`). Requests carry no API version header, so GitHub uses its default
+(`bot.github.retry`). Requests carry no API version header, so GitHub uses its default
 (2022-11-28), which GitHub Enterprise Server serves too.
 """
 
@@ -26,8 +26,8 @@ from githubkit.cache import MemCacheStrategy
 from githubkit.exception import RequestError, RequestFailed
 from redis.asyncio import Redis
 
-from bot.github_repo import PAGE, Absent, Json
-from bot.github_retry import (
+from bot.github.repo import PAGE, Absent, Json
+from bot.github.retry import (
     Failure,
     RetryPolicy,
     delay_before_retry,
@@ -35,9 +35,9 @@ from bot.github_retry import (
     error_message,
     whole_seconds_retry_after,
 )
-from bot.github_tokens import InstallationToken, TokenCache, parse_expiry, token_cache_key
-from bot.github_values import Delivery, delivery_from_json
-from bot.github_writes import RepoWrites
+from bot.github.tokens import InstallationToken, TokenCache, parse_expiry, token_cache_key
+from bot.github.values import Delivery, delivery_from_json
+from bot.github.writes import RepoWrites
 
 __all__ = ["GitHubApp", "InstallationClient", "Sleep"]
 

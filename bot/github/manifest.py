@@ -45,7 +45,7 @@ class Need:
     why: str
 
 
-#: Derived from the REST routes in bot/github_repo.py, bot/github_writes.py and bot/github.py.
+#: Derived from the REST routes in bot/github/repo.py, writes.py and client.py.
 PERMISSIONS: Final[Mapping[str, Need]] = {
     "contents": Need(
         "write",
@@ -107,7 +107,7 @@ _KEYS: Final = frozenset(
     }
 )
 _LEVELS: Final = frozenset({"read", "write", "admin"})
-_HERE: Final = Path(__file__).resolve().parent
+_CHECKOUT: Final = Path(__file__).resolve().parents[2]
 
 
 def find_app_yml(explicit: Path | None = None) -> Path:
@@ -120,7 +120,7 @@ def find_app_yml(explicit: Path | None = None) -> Path:
         if not explicit.is_file():
             raise ConfigError(f"{explicit}: no such manifest file")
         return explicit
-    for candidate in (_HERE.parent / "app.yml", Path(sys.prefix) / "share" / "ambient" / "app.yml"):
+    for candidate in (_CHECKOUT / "app.yml", Path(sys.prefix) / "share" / "ambient" / "app.yml"):
         if candidate.is_file():
             return candidate
     raise ConfigError(

@@ -5,7 +5,7 @@ person confirms, GitHub sends the browser to `/callback?code=…&state=…`, the
 for the App's id, key and webhook secret (`POST /app-manifests/{code}/conversions`, which
 needs no credentials), and both are written beside each other with mode 0600.
 
-The exchange goes around `bot.github`, the gateway: it acts as an App or an installation, and
+The exchange goes around `bot.github.client`, the gateway: it acts as an App or an installation, and
 here there is no App yet. A code works once and for an hour, so every check that could stop
 the writing (an existing file, an unwritable directory) runs before the flow starts.
 """
@@ -35,9 +35,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from bot.app_manifest import build_manifest, find_app_yml, load_app_yml, manifest_json
-from bot.app_manifest import registration_url as new_app_url
 from bot.errors import Permanent
+from bot.github.manifest import build_manifest, find_app_yml, load_app_yml, manifest_json
+from bot.github.manifest import registration_url as new_app_url
 
 __all__ = ["CreateOptions", "NewApp", "Registered", "RegistrationFailed", "register_app"]
 

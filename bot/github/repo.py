@@ -1,7 +1,7 @@
 """Reads of one repository through the GitHub gateway, as our own values.
 
 `RepoReads` talks to GitHub only through a `GitHubApi` (retries and errors included); the
-githubkit-backed implementation lives in `bot.github`, which builds `InstallationClient`.
+githubkit-backed implementation lives in `bot.github.client`, which builds `InstallationClient`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.branch_policy import BranchPolicy, decide_branch_policy
-from bot.codeowners_match import CODEOWNERS_LOCATIONS, CodeOwnersFile
-from bot.github_tokens import InstallationToken
-from bot.github_values import (
+from bot.git import Workspace
+from bot.github.branch_policy import BranchPolicy, decide_branch_policy
+from bot.github.codeowners import CODEOWNERS_LOCATIONS, CodeOwnersFile
+from bot.github.tokens import InstallationToken
+from bot.github.values import (
     Issue,
     JobLog,
     PullRequest,
@@ -29,7 +30,6 @@ from bot.github_values import (
     review_comment_from_json,
     review_from_json,
 )
-from bot.workspace import Workspace
 
 __all__ = ["PAGE", "Absent", "GitHubApi", "Json", "RepoReads"]
 

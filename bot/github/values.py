@@ -12,8 +12,6 @@ __all__ = [
     "Comment",
     "CommitResult",
     "Delivery",
-    "FileChange",
-    "FileMode",
     "Issue",
     "JobLog",
     "PullRequest",
@@ -30,7 +28,6 @@ __all__ = [
     "review_from_json",
 ]
 
-FileMode = Literal["100644", "100755", "120000"]
 CheckConclusion = Literal[
     "success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required"
 ]
@@ -116,14 +113,6 @@ class ReviewNote:
     path: str = ""
     line: int | None = None
     state: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class FileChange:
-    """New content of one path (None deletes it) and its git mode (executable, symlink)."""
-
-    content: bytes | None
-    mode: FileMode = "100644"
 
 
 @dataclass(frozen=True, slots=True)

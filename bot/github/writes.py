@@ -15,16 +15,16 @@ from urllib.parse import quote
 
 from prometheus_client import Counter
 
-from bot.codeowners_match import Reviewers, reviewers_for
-from bot.github_repo import RepoReads
-from bot.github_retry import GitHubNotFound
-from bot.github_values import (
+from bot.git import FileChange
+from bot.github.codeowners import Reviewers, reviewers_for
+from bot.github.repo import RepoReads
+from bot.github.retry import GitHubNotFound
+from bot.github.values import (
     MAX_ANNOTATIONS,
     Annotation,
     CheckRunRef,
     Comment,
     CommitResult,
-    FileChange,
     PullRequest,
     annotation_json,
     comment_from_json,

@@ -1,4 +1,4 @@
-"""Jobs as values, their deterministic ids, and the durable dedupe-and-enqueue step.
+"""The durable dedupe-and-enqueue step: a batch of deliveries and their jobs, written at once.
 
 The receiver must have every accepted delivery in Redis before it answers 2xx. arq's own
 `enqueue_job` costs a WATCH/MULTI round trip per job and cannot be combined atomically with
@@ -15,19 +15,19 @@ so Redis applies the whole batch or none of it, and a staging key never outlives
 The script is sent whole (EVAL, which Redis compiles once and caches) because inside a
 transaction a forgotten EVALSHA would fail only after the MSET had been applied.
 
-Batches travel on a `PipelinedConnection` (bot/redis_pipe.py), not redis-py's pipeline, which
-would cost the receiver as much again per batch as the rest of its work on a delivery.
+Batches travel on a `PipelinedConnection` (bot/ingress/redis_pipe.py), not redis-py's
+pipeline, which would cost the receiver as much again per batch as the rest of its work on a
+delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 import orjson
@@ -36,82 +36,18 @@ from arq.jobs import serialize_job
 from redis.exceptions import RedisError, ResponseError
 
 from bot.errors import QueueUnavailable
-from bot.redact import redact
-from bot.redis_pipe import Arg, PipelinedConnection
+from bot.events import JobSpec, serialize
+from bot.ingress.redis_pipe import Arg, PipelinedConnection
 
 __all__ = [
     "DELIVERY_KEY_PREFIX",
     "STAGING_KEY_PREFIX",
     "EnqueueOutcome",
     "Enqueuer",
-    "JobSpec",
-    "deserialize",
     "encode_job",
-    "serialize",
 ]
 
 DELIVERY_KEY_PREFIX: Final = "ambient:delivery:"
-
-
-def serialize(data: dict[str, object]) -> bytes:
-    """arq job encoding: JSON, so nothing in Redis can make a worker unpickle code.
-
-    An exception arq records as a job's result (a timeout, an abort, too many tries) is kept as
-    `{"error": type name, "message": …}`, redacted, so `ambient jobs` can say why.
-    """
-    return orjson.dumps(data, default=_exception_as_json)
-
-
-def _exception_as_json(value: object) -> dict[str, str]:
-    if isinstance(value, BaseException):
-        return {"error": type(value).__name__, "message": redact(str(value))[:1000]}
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def deserialize(raw: bytes) -> dict[str, object]:
-    """Inverse of `serialize`."""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as refused:
-        # The receiver checks a webhook body against JSON's grammar, which allows a number too
-        # large for a double (GitHub sends none). orjson refuses one; the standard library reads
-        # it as infinity, so such a job still runs.
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise refused from None
-    if not isinstance(data, dict):
-        raise TypeError("job data is not a JSON object")
-    return data
-
-
-@dataclass(frozen=True, slots=True)
-class JobSpec:
-    """What a job must do, derived from one event. The id makes redeliveries no-ops."""
-
-    function: str
-    job_id: str
-    event: str
-    delivery_id: str
-    repository: str | None = None
-    installation_id: int | None = None
-    options: tuple[tuple[str, str], ...] = field(default=())
-
-    def to_json(self) -> str:
-        fields = {name: getattr(self, name) for name in self.__slots__}
-        return orjson.dumps(fields).decode()
-
-    @classmethod
-    def from_json(cls, text: str) -> JobSpec:
-        """Decode `to_json`'s text; fields a newer release added are ignored, so a worker not
-        yet upgraded still runs (and reports) a job a newer receiver queued."""
-        data = orjson.loads(text)
-        known = {name: data[name] for name in cls.__slots__ if name in data}
-        known["options"] = tuple(tuple(pair) for pair in data.get("options", ()))
-        return cls(**known)
-
-    def option(self, key: str, default: str = "") -> str:
-        return dict(self.options).get(key, default)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,13 +26,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.app_manifest import ALWAYS_SENT, EVENTS
 from bot.config import Settings
 from bot.errors import QueueUnavailable, SignatureInvalid, WebhookMalformed
-from bot.events import parse_event, verify_signature
-from bot.queue import Enqueuer, JobSpec
-from bot.redis_pipe import PipelinedConnection
-from bot.routing import RouteContext, route_event
+from bot.events import JobSpec, RouteContext, parse_event, route_event, verify_signature
+from bot.github import ALWAYS_SENT, EVENTS
+from bot.ingress.enqueue import Enqueuer
+from bot.ingress.redis_pipe import PipelinedConnection
 from bot.telemetry import DELIVERIES, ENQUEUE_SECONDS, bound
 from handlers import ROUTES
 

@@ -8,7 +8,7 @@ than with `ArqRedis.queued_jobs()` / `all_job_results()`, because on a live queu
   record does not decode, so one moving job fails the whole listing.
 Here the queue is read first and the results second, in pipelined chunks, so a job that
 finishes in between is seen once, finished. Records are still decoded by arq's own
-`deserialize_job` / `deserialize_result`, with Ambient's JSON deserializer (bot/queue.py).
+`deserialize_job` / `deserialize_result`, with Ambient's JSON deserializer (bot/ingress/enqueue.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from bot.errors import QueueUnavailable
-from bot.jobs_records import (
+from bot.events import deserialize, serialize
+from bot.jobs.records import (
     JobRecord,
     RetryStep,
     State,
@@ -42,7 +43,6 @@ from bot.jobs_records import (
     link_retries,
     queued_record,
 )
-from bot.queue import deserialize, serialize
 from bot.redact import redact, without_password
 
 __all__ = ["JobStore", "open_store"]

@@ -2,7 +2,7 @@
 
 A job is `queued` (in arq's queue, maybe due later), `running` (a worker holds its
 in-progress key), `failed` or `done` (arq kept its result). `failed` covers both ways a job
-can fail: it raised, so arq stored `success = False`, or the per-job wrapper (bot/jobs.py)
+can fail: it raised, so arq stored `success = False`, or the per-job wrapper (bot/events/job.py)
 returned `{"status": "failed" | "crashed", "error": …}` for a permanent failure, which arq
 stores as a success. A job that finished and reported that it could not help (a check run
 "failure", "ignored", "refused") is `done`, its `outcome` says which.
@@ -20,8 +20,7 @@ import orjson
 from arq.jobs import JobDef
 from arq.jobs import JobResult as ArqResult
 
-from bot.jobs import MAX_TRIES
-from bot.queue import JobSpec
+from bot.events import MAX_TRIES, JobSpec
 from bot.redact import redact
 
 __all__ = [
@@ -39,7 +38,7 @@ __all__ = [
 State = Literal["queued", "running", "failed", "done"]
 STATES: Final[tuple[State, ...]] = get_args(State)
 
-#: Result statuses the job wrapper returns for a failure it caught (bot/jobs.py).
+#: Result statuses the job wrapper returns for a failure it caught (bot/events/job.py).
 FAILED_STATUSES: Final = frozenset({"failed", "crashed"})
 #: What arq stores instead of a result its serializer cannot encode: our JSON serializer cannot
 #: encode an exception, so every raised error (timeout, abort, arq's own) arrives as this.
@@ -206,7 +205,7 @@ def _outcome(success: bool, result: object, tries: int) -> tuple[str, str | None
 
 def _raised(result: object, tries: int) -> str:
     if isinstance(result, dict) and "error" in result:
-        # An exception as bot/queue.py's serializer records it.
+        # An exception as bot/ingress/enqueue.py's serializer records it.
         message = str(result.get("message") or "").strip()
         return f"{result['error']}: {message}" if message else str(result["error"])
     if result != UNENCODABLE:

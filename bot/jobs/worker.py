@@ -16,10 +16,9 @@ from agents.llm import OpenAIModel
 from bot.config import Settings, load_settings
 from bot.deps import Deps
 from bot.errors import SandboxError
+from bot.events import MAX_TRIES, deserialize, serialize
+from bot.git import reap_stale
 from bot.github import GitHubApp
-from bot.jobs import MAX_TRIES
-from bot.queue import deserialize, serialize
-from bot.workspace import reap_stale
 from handlers import JOBS
 from handlers.redelivery import redeliver_failed
 from handlers.sweep import scheduled_sweep

@@ -4,7 +4,7 @@
 blocks and whole-file replacements. The ladder, strictest first: `git apply -p1` on the
 canonical diff → `git apply --3way` (when the worktree is a repository that holds the
 pre-image blobs) → Ambient's own hunk matcher (exact lines anywhere, then trailing
-whitespace and one indentation offset). Every path is checked by `bot.paths` before any
+whitespace and one indentation offset). Every path is checked by `bot.patch.paths` before any
 file is read, git's result must agree with the matcher's, an ambiguous hunk is refused,
 and nothing is written unless every hunk of every file is placed. A refusal leaves the
 worktree byte-identical and returns a message naming the failed hunk and what the file
@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Literal
 
 from bot.errors import PatchDoesNotApply, PathNotAllowed
-from bot.patch_edits import parse_blocks, parse_whole_files, plan_edits
-from bot.patch_git import GitOutcome, git_apply, git_dirs
-from bot.patch_model import FilePatch, Patch, PatchMalformed
-from bot.patch_normalize import render, resolve_paths
-from bot.patch_parse import parse_unified
-from bot.patch_plan import Change, HunkOutcome, PatchPlan, plan_unified
-from bot.patch_write import read_snapshot, write_changes
-from bot.paths import PathPolicy, check_paths
+from bot.patch.edits import parse_blocks, parse_whole_files, plan_edits
+from bot.patch.git import GitOutcome, git_apply, git_dirs
+from bot.patch.model import FilePatch, Patch, PatchMalformed
+from bot.patch.normalize import render, resolve_paths
+from bot.patch.parse import parse_unified
+from bot.patch.paths import PathPolicy, check_paths
+from bot.patch.plan import Change, HunkOutcome, PatchPlan, plan_unified
+from bot.patch.write import read_snapshot, write_changes
 
 __all__ = ["ApplyResult", "DebugBundle", "Method", "apply", "apply_sync", "parse_patch"]
 

@@ -14,9 +14,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.patch_match import FileText, HunkFailure, apply_placements, place_hunks
-from bot.patch_model import Edit, Hunk, PatchMalformed
-from bot.patch_plan import (
+from bot.patch.match import FileText, HunkFailure, apply_placements, place_hunks
+from bot.patch.model import Edit, Hunk, PatchMalformed
+from bot.patch.plan import (
     Change,
     HunkOutcome,
     HunkStatus,

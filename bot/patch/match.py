@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.patch_model import FileText, Hunk
+from bot.patch.model import FileText, Hunk
 
 __all__ = [
     "FileText",

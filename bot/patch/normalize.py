@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from bot.errors import PathNotAllowed
-from bot.patch_model import FilePatch, Hunk, PatchMalformed
-from bot.patch_parse import RawFile
-from bot.paths import clean_relative
+from bot.patch.model import FilePatch, Hunk, PatchMalformed
+from bot.patch.parse import RawFile
+from bot.patch.paths import clean_relative
 
 __all__ = ["quote_path", "render", "resolve_paths"]
 

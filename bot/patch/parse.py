@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.patch_model import Hunk, PatchMalformed
+from bot.patch.model import Hunk, PatchMalformed
 
 __all__ = ["RawFile", "parse_unified", "split_lines", "unquote"]
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from bot.patch_match import (
+from bot.patch.match import (
     FileText,
     HunkFailure,
     Placement,
@@ -21,7 +21,7 @@ from bot.patch_match import (
     nearest,
     place_hunks,
 )
-from bot.patch_model import FilePatch, Hunk
+from bot.patch.model import FilePatch, Hunk
 
 __all__ = [
     "Change",

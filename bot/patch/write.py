@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import PatchDoesNotApply
-from bot.patch_plan import Change
+from bot.patch.plan import Change
 
 __all__ = ["read_snapshot", "write_changes"]
 

@@ -1,7 +1,7 @@
 """Which commands verify a repository, and which extra commands its policy allows.
 
 A repository names them in its config (`.github/ambient.yml` or `.ambient.yml`, read by
-`bot.repo_config`, the one parser of that file):
+`bot.repo_config.load`, the one parser of that file):
 
     verify:
       commands: ["python -m pytest -q", "ruff check ."]

@@ -16,12 +16,19 @@ from typing import Literal
 
 from agents.proposal import Proposal
 from agents.risk import RiskDecision, RiskRules, assess
-from bot.patch import DebugBundle, apply
-from bot.paths import PathPolicy
-from bot.secret_scan import ScanReport, scan_diff_text
-from bot.verify import Verification
+from bot.patch import DebugBundle, PathPolicy, apply
+from bot.repo_config import RepoConfig
+from bot.secrets import ScanReport, scan_diff_text
+from sandbox.verify import Verification
 
-__all__ = ["Fate", "GateOptions", "Gated", "Timings", "pass_gates"]
+__all__ = [
+    "Fate",
+    "GateOptions",
+    "Gated",
+    "Timings",
+    "gate_options",
+    "pass_gates",
+]
 
 Fate = Literal[
     "published",
@@ -53,6 +60,11 @@ class GateOptions:
     path_policy: PathPolicy = field(default_factory=PathPolicy)
     risk_rules: RiskRules = field(default_factory=RiskRules)
     allow_unverified: bool = False
+
+
+def gate_options(config: RepoConfig) -> GateOptions:
+    """The options of every gate a proposal passes for the repository `config` belongs to."""
+    return GateOptions(config.path_policy(), config.risk_rules(), config.verify.allow_unverified)
 
 
 @dataclass(frozen=True, slots=True)

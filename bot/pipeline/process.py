@@ -19,14 +19,12 @@ from prometheus_client import Counter
 
 from agents.proposal import Proposal
 from bot.config import Settings
-from bot.gates import Fate, Gated, GateOptions, Timings, pass_gates
-from bot.git import run_git
-from bot.publish_local import Publication
-from bot.verify import Verification, run_checks
-from bot.workspace import Workspace
+from bot.git import Workspace, run_git
+from bot.pipeline.checks import read_checks
+from bot.pipeline.gates import Fate, Gated, GateOptions, Timings, pass_gates
 from sandbox import Command, CommandPolicy, Sandbox, SandboxKind, open_sandbox
-from sandbox.checks import read_checks
 from sandbox.policy import DEFAULT_PATTERNS
+from sandbox.verify import Verification, run_checks
 
 __all__ = [
     "PROPOSALS",
@@ -57,6 +55,16 @@ def tally(outcomes: Sequence[Outcome]) -> Sequence[Outcome]:
     for outcome in outcomes:
         PROPOSALS.labels(agent=outcome.agent, fate=outcome.fate).inc()
     return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """Where a published proposal can be found."""
+
+    branch: str
+    commit: str
+    patch_file: str = ""
+    url: str = ""
 
 
 class Publisher(Protocol):

@@ -8,7 +8,7 @@ from typing import Final
 from rich.console import Console
 from rich.table import Table
 
-from bot.pipeline import Report
+from bot.pipeline.process import Report
 
 __all__ = ["render_json", "render_terminal"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from agents.proposal import Proposal
-from bot.ci_report import Diagnosis, ci_fix_branch, pull_body
+from bot.git import FileChange, Workspace
 from bot.github import InstallationClient
-from bot.github_values import FileChange
-from bot.publish_github import Published
-from bot.publish_local import Publication, commit_message
-from bot.workspace import Workspace
+from bot.pipeline import Publication
+from bot.publish.ci_report import Diagnosis, ci_fix_branch, pull_body
+from bot.publish.github import Published
+from bot.publish.local import commit_message
 
 __all__ = ["CiPublisher"]
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from agents.fixer import FixRound
 from agents.hot_paths import HotPath
 from agents.proposal import Proposal
-from bot.flow_report import FixSummary
-from bot.github_values import JobLog
-from bot.verify import Verification
+from bot.github import JobLog
+from bot.publish.report import FixSummary
+from sandbox.verify import Verification
 
 __all__ = [
     "Diagnosis",

@@ -15,14 +15,11 @@ from pathlib import Path
 from typing import Literal
 
 from agents.proposal import Proposal
-from bot.branch_policy import BranchPolicy
-from bot.codeowners_match import Reviewers
 from bot.errors import Permanent
-from bot.github import InstallationClient
-from bot.github_retry import BranchMoved
-from bot.github_values import FileChange, PullRequest
-from bot.publish_local import Publication, commit_message
-from bot.workspace import Workspace
+from bot.git import FileChange, Workspace
+from bot.github import BranchMoved, BranchPolicy, InstallationClient, PullRequest, Reviewers
+from bot.pipeline import Publication
+from bot.publish.local import commit_message
 
 __all__ = ["FixTarget", "GitHubPublisher", "HeadMoved", "Published", "fix_branch", "fix_target"]
 

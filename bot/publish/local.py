@@ -8,27 +8,17 @@ new branch `ambient/<kind>/<slug>`. Existing branches are never moved.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from agents.proposal import Proposal
 from bot.git import GitFailed, run_git
+from bot.pipeline import Publication
 
-__all__ = ["LocalPublisher", "Publication", "slugify"]
+__all__ = ["LocalPublisher", "commit_message", "slugify"]
 
 _AUTHOR: Final = ("-c", "user.name=Ambient", "-c", "user.email=ambient@localhost")
 _MAX_SUFFIX: Final = 50
-
-
-@dataclass(frozen=True, slots=True)
-class Publication:
-    """Where a published proposal can be found."""
-
-    branch: str
-    commit: str
-    patch_file: str = ""
-    url: str = ""
 
 
 def slugify(text: str, limit: int = 48) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from agents.fixer import FixResult
 from bot.pipeline import Outcome
-from bot.publish_github import Published
+from bot.publish.github import Published
 
 __all__ = ["Facts", "FixSummary", "failed_summary", "outcome_summary", "refusal_reply"]
 

@@ -14,12 +14,12 @@ from redis.asyncio import Redis
 from redis.exceptions import LockNotOwnedError
 
 from agents.proposal import Proposal
-from bot.dashboard import MARKER, Entry, merge, parse, render
 from bot.errors import Retryable
-from bot.github import InstallationClient
-from bot.github_values import FileChange, Issue
-from bot.publish_local import Publication, commit_message, slugify
-from bot.workspace import Workspace
+from bot.git import FileChange, Workspace
+from bot.github import InstallationClient, Issue
+from bot.pipeline import Publication
+from bot.publish.dashboard import MARKER, Entry, merge, parse, render
+from bot.publish.local import commit_message, slugify
 
 __all__ = [
     "DASHBOARD_LABEL",

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from agents.specialists import ALL_NAMES, SPECIALISTS
-from bot.repo_config_model import RepoConfig
+from bot.repo_config.model import RepoConfig
 
 __all__ = ["repo_config_table"]
 

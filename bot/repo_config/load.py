@@ -19,8 +19,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from bot.repo_config_doc import repo_config_table
-from bot.repo_config_model import RepoConfig
+from bot.repo_config.doc import repo_config_table
+from bot.repo_config.model import RepoConfig
 
 __all__ = [
     "CONFIG_PATHS",

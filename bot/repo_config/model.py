@@ -1,7 +1,7 @@
 """The model of a repository's `.github/ambient.yml`: every key, its default, what it means.
 
 Pure pydantic, `extra="forbid"` at every level, frozen. Reading the file and turning errors
-into one-line problems is `bot.repo_config`'s job; this module only says what is valid.
+into one-line problems is `bot.repo_config.load`'s job; this module only says what is valid.
 Field descriptions are the documentation: `docs/configuration.md`'s table is generated from
 them.
 """
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from agents.risk import RiskRules
 from agents.specialists import SpecialistsConfig, read_config
-from bot.paths import DEFAULT_FORBIDDEN, PathPolicy, glob_matches
-from bot.repo_config_values import (
+from bot.patch import DEFAULT_FORBIDDEN, PathPolicy, glob_matches
+from bot.repo_config.values import (
     AgentsSection,
     CommandLines,
     Globs,
@@ -27,9 +27,6 @@ from bot.repo_config_values import (
     Strings,
     problem,
 )
-
-if TYPE_CHECKING:
-    from bot.gates import GateOptions
 
 __all__ = ["CiAutofix", "Limits", "Paths", "RepoConfig", "Risk", "Sweep", "Verify"]
 
@@ -206,9 +203,3 @@ class RepoConfig(BaseModel):
     def risk_rules(self) -> RiskRules:
         """The risk rules with this repository's thresholds."""
         return RiskRules(self.risk.high_lines, self.risk.max_files)
-
-    def gate_options(self) -> GateOptions:
-        """The options of every gate a proposal passes for this repository."""
-        from bot.gates import GateOptions
-
-        return GateOptions(self.path_policy(), self.risk_rules(), self.verify.allow_unverified)

@@ -1,7 +1,7 @@
 """The secret gate: scan the lines a diff adds with detect-secrets, report without the values.
 
 The gate runs detect-secrets' plugins and filters (with Ambient's own, see
-`bot.secret_plugins`) over each added line itself instead of calling `scan_diff`, so it needs
+`bot.secrets.plugins`) over each added line itself instead of calling `scan_diff`, so it needs
 no working directory and files need not exist on disk. detect-secrets keeps its settings in
 process-wide state, so every scan holds one lock; a scan is CPU-bound and synchronous, and
 asyncio callers run it with `asyncio.to_thread`.
@@ -26,8 +26,8 @@ from detect_secrets.util.code_snippet import get_code_snippet
 from detect_secrets.util.inject import call_function_with_arguments
 
 from bot.errors import SecretFound
-from bot.secret_diff import FileAdditions, parse_additions
-from bot.secret_plugins import custom_plugin_names, gate_config
+from bot.secrets.diff import FileAdditions, parse_additions
+from bot.secrets.plugins import custom_plugin_names, gate_config
 
 __all__ = [
     "Finding",

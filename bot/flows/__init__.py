@@ -1,0 +1,47 @@
+"""The flows a trigger starts: fix a pull request, fix a failed CI run, sweep a repository, and
+their local counterparts for `ambient sweep|fix|watch`; with the daily limits, the sweep
+schedule and the redelivery plan they follow.
+"""
+
+from __future__ import annotations
+
+from bot.flows.ci import CiRequest, fix_ci_failure, made_by_ambient, report_ci_unfinished
+from bot.flows.fix import FixRequest, fix_pull_request, report_fix_unfinished
+from bot.flows.local import LocalRun, local_fix, local_sweep
+from bot.flows.redelivery import (
+    MAX_ASKS,
+    RETENTION_S,
+    Asked,
+    Checkpoint,
+    horizon,
+    keep_paging,
+    plan,
+    unsettled,
+)
+from bot.flows.sweep import SweepRequest, approve_from_dashboard, sweep_repository
+from bot.flows.watch import watch_checkout
+
+__all__ = [
+    "MAX_ASKS",
+    "RETENTION_S",
+    "Asked",
+    "Checkpoint",
+    "CiRequest",
+    "FixRequest",
+    "LocalRun",
+    "SweepRequest",
+    "approve_from_dashboard",
+    "fix_ci_failure",
+    "fix_pull_request",
+    "horizon",
+    "keep_paging",
+    "local_fix",
+    "local_sweep",
+    "made_by_ambient",
+    "plan",
+    "report_ci_unfinished",
+    "report_fix_unfinished",
+    "sweep_repository",
+    "unsettled",
+    "watch_checkout",
+]

@@ -1,0 +1,11 @@
+"""The one gateway to git: async git processes, and the job's workspace (clone with the token in
+the environment only, worktrees, diffs, rollback).
+"""
+
+from __future__ import annotations
+
+from bot.git.changes import FileChange
+from bot.git.run import GitFailed, run_git
+from bot.git.workspace import Workspace, reap_stale
+
+__all__ = ["FileChange", "GitFailed", "Workspace", "reap_stale", "run_git"]

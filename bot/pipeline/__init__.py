@@ -1,0 +1,39 @@
+"""The one flow every proposal takes: apply, verify, secret-scan and gate it in its own worktree,
+then hand it to a publisher; with the checks that verify a repository and the run's report.
+"""
+
+from __future__ import annotations
+
+from bot.pipeline.checks import CONFIG_PATH, read_checks
+from bot.pipeline.gates import Timings, gate_options, pass_gates
+from bot.pipeline.process import (
+    Outcome,
+    PipelineConfig,
+    Publication,
+    Report,
+    checked,
+    checks_for,
+    finish,
+    process,
+    tally,
+)
+from bot.pipeline.view import render_json, render_terminal
+
+__all__ = [
+    "CONFIG_PATH",
+    "Outcome",
+    "PipelineConfig",
+    "Publication",
+    "Report",
+    "Timings",
+    "checked",
+    "checks_for",
+    "finish",
+    "gate_options",
+    "pass_gates",
+    "process",
+    "read_checks",
+    "render_json",
+    "render_terminal",
+    "tally",
+]
