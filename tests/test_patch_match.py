@@ -170,3 +170,31 @@ def test_failure_message_names_the_hunk_and_shows_the_file_nearby() -> None:
     assert "the file holds near line 8" in plan.error
     assert " 9| line nine" in plan.error
     assert [o.status for o in plan.outcomes] == ["matched", "not-found"]
+
+
+def test_places_that_give_the_same_text_are_not_ambiguous() -> None:
+    # A run of equal lines: dropping one of them gives the same file wherever it is done.
+    lines = ["x", "#", "#", "#", "#", "y"]
+    h = hunk(20, " #", "-#", " #")
+    assert applied(text(lines), [h], strict=True).lines == ("x", "#", "#", "#", "y")
+
+
+def test_same_text_is_judged_with_the_hunks_that_follow() -> None:
+    lines = ["#", "#", "#", "#", "a", "b", "c"]
+    first = hunk(None, " #", "-#", " #")
+    second = hunk(None, " a", "-b", "+B", " c")
+    assert applied(text(lines), [first, second]).lines == ("#", "#", "#", "a", "B", "c")
+
+
+def test_places_that_give_different_texts_stay_ambiguous() -> None:
+    lines = ["#", "x", "#", "y"]
+    failure = place_hunks(text(lines), [hunk(None, "-#", "+!")], strict=False)
+    assert isinstance(failure, HunkFailure)
+    assert (failure.reason, failure.candidates) == ("ambiguous", (0, 2))
+
+
+def test_too_many_places_to_compare_stay_ambiguous() -> None:
+    # Comparing the results is bounded; past the bound the hunk is refused as before.
+    failure = place_hunks(text(["#"] * 400), [hunk(None, " #", "-#", " #")], strict=False)
+    assert isinstance(failure, HunkFailure)
+    assert failure.reason == "ambiguous"

@@ -188,3 +188,30 @@ def test_combined_diffs_are_refused() -> None:
 def test_text_without_any_patch_is_refused() -> None:
     with pytest.raises(PatchMalformed, match="no unified diff"):
         parse_patch("I could not find the bug, sorry.")
+
+
+def test_a_file_header_after_a_complete_hunk_starts_the_next_file() -> None:
+    # An empty file has no hunk, so no '@@' follows its header; '/dev/null' and the counts
+    # of the hunk before it (complete, as git reads them) both say it is a header.
+    text = "--- /dev/null\n+++ b/new.py\n@@ -0,0 +1,2 @@\n+a\n+b\n--- /dev/null\n+++ b/empty.txt\n"
+    new, empty = parse_unified(text)
+    assert new.hunks[0].lines == ("+a", "+b")
+    assert (empty.old_name, empty.new_name, empty.created, empty.hunks) == (
+        None,
+        "b/empty.txt",
+        True,
+        [],
+    )
+
+
+def test_a_dev_null_header_ends_a_hunk_whose_counts_are_wrong() -> None:
+    text = "--- a/x.py\n+++ b/x.py\n@@ -1,9 +1,9 @@\n a\n-b\n+B\n--- a/gone.txt\n+++ /dev/null\n"
+    edit, gone = parse_unified(text)
+    assert edit.hunks[0].lines == (" a", "-b", "+B")
+    assert (gone.old_name, gone.deleted) == ("a/gone.txt", True)
+
+
+def test_a_header_after_a_complete_hunk_is_not_read_as_its_lines() -> None:
+    text = "--- a/x.py\n+++ b/x.py\n@@ -1,2 +1,2 @@\n a\n-b\n+B\n--- a/y.py\n+++ b/y.py\n"
+    with pytest.raises(PatchMalformed, match="line 7: a file section has no hunks"):
+        parse_unified(text)

@@ -6,7 +6,7 @@ import difflib
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.patch.apply import apply_sync, parse_patch
@@ -101,3 +101,42 @@ def test_a_refused_patch_leaves_the_tree_byte_identical(
             assert after == before
         else:
             assert set(after) == set(before)
+
+
+def placements(pre: list[str], before: tuple[str, ...], after: tuple[str, ...]) -> set[bytes]:
+    """Every file that applying the hunk at one of its exact places would give."""
+    size = len(before)
+    return {
+        body(pre[:i] + list(after) + pre[i + size :])
+        for i in range(len(pre) - size + 1)
+        if tuple(pre[i : i + size]) == before
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", ""]), max_size=14),
+    st.tuples(st.sampled_from(["replace", "insert", "delete"]), st.integers(0, 20), LINES),
+    st.integers(0, 2),
+)
+def test_one_hunk_without_numbers_applies_exactly_when_its_places_agree(
+    pre: list[str], edit: tuple[str, int, str], context: int
+) -> None:
+    # With no line numbers and one hunk, nothing but the file text can single out a place:
+    # the hunk applies if and only if every place it fits gives the same file.
+    post = edited(pre, [edit])
+    text = unified(pre, post, context)
+    hunks = [ln for ln in text.split("\n") if ln.startswith("@@")]
+    assume(len(hunks) == 1)
+    patch = parse_patch(text.replace(hunks[0], "@@ @@"), {"f.txt": True})
+    (hunk,) = patch.files[0].hunks
+    assume(hunk.before)
+    results = placements(pre, hunk.before, hunk.after)
+    assert body(post) in results
+    plan = plan_unified(patch.files, {"f.txt": body(pre)})
+    if len(results) == 1:
+        assert plan.ok, plan.message
+        assert [(c.path, c.content) for c in plan.changes] == [("f.txt", body(post))]
+    else:
+        assert plan.already or not plan.ok
+        assert plan.already or plan.ambiguous

@@ -1,7 +1,8 @@
 """`ambient patch PATH FILE [--json]`: apply a patch file to a checkout, all or nothing.
 
 Exit 0 when applied (or already applied), 1 when refused (the tree is untouched). Without
-`--json` one line says the method or the reason; a refused hunk's excerpt follows it.
+`--json` one line says the method and every file written (created, changed or deleted), or
+the reason; a refused hunk's excerpt follows it. A dry run says that nothing was written.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def patch(path: Path, file: TextIO, as_json: bool, dry_run: bool, allow_workflow
     elif result.ok:
         files = ", ".join(result.files) or "no file changed"
         risk = f" (high risk: {', '.join(result.high_risk)})" if result.high_risk else ""
-        click.echo(f"{result.method}: {files}{risk}")
+        # A dry run names the files it would write; say so, so that nobody looks for them.
+        how = f"{result.method} (dry run, nothing written)" if dry_run else result.method
+        click.echo(f"{how}: {files}{risk}")
     else:
         click.echo(f"refused: {result.message}", err=True)
     sys.exit(0 if result.ok else 1)

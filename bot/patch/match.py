@@ -3,15 +3,16 @@
 Tiers, strictest first: exact lines (anchored at the start or end of the file the way git
 anchors) → exact lines anywhere → lines equal but for trailing whitespace and one uniform
 indentation offset. Nothing looser. A hunk whose context is found in several places is
-placed only when the stated line (shifted by the drift the previous hunk showed) or a file
-boundary singles one out; otherwise it is refused as ambiguous.
+placed when the stated line (shifted by the drift the previous hunk showed) or a file
+boundary singles one out, or when every place gives the same file (removing one of two
+equal lines); otherwise it is refused as ambiguous.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from bot.patch.model import FileText, Hunk
 
@@ -27,6 +28,10 @@ __all__ = [
 
 Tier = Literal["exact", "whitespace"]
 Failure = Literal["not-found", "ambiguous", "no-context"]
+
+#: How many placements of ambiguous hunks are tried, in all, to see whether they give the
+#: same file; past it the hunk is refused as ambiguous (a run of hundreds of equal lines).
+_MAX_TRIALS: Final = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +162,8 @@ def _deltas(k: int, ctx: _Hunks, fixed: list[Placement | None]) -> set[int]:
 
 def _resolve(
     k: int, ctx: _Hunks, fixed: list[Placement | None], use_hint: bool
-) -> Placement | tuple[int, ...] | None:
+) -> Placement | list[Placement] | None:
+    """The one place for hunk k, the places it could take (several), or None (no place)."""
     hunk = ctx.hunks[k]
     lo, hi = _window(k, ctx, fixed)
     options: list[Placement] = []
@@ -177,12 +183,12 @@ def _resolve(
         at = [c for c in options if c.start - (hunk.old_start - 1) in deltas]
         if len(at) == 1:
             return at[0]
-    return tuple(c.start for c in options)
+    return options
 
 
-def _settle(ctx: _Hunks) -> list[Placement | None]:
+def _settle(ctx: _Hunks, start: Sequence[Placement | None]) -> list[Placement | None]:
     """Fix unique hunks first, then one hunk at a time by the drift of its neighbours."""
-    fixed: list[Placement | None] = [None] * len(ctx.hunks)
+    fixed = list(start)
     while any(p is None for p in fixed):
         for use_hint in (False, True):
             progress = False
@@ -209,7 +215,8 @@ def place_hunks(
     `strict` is git's rule: exact lines only, and a hunk stated at line 1, or one without
     trailing context, must sit at the start or end of the file. Otherwise a hunk found in
     several places is placed only if its order among the other hunks, a file boundary, or
-    its stated line shifted by a neighbour's drift leaves exactly one place.
+    its stated line shifted by a neighbour's drift leaves exactly one place, or if every
+    place (with every place of the hunks still open) gives the same file.
     """
     lines = text.lines
     tiers: tuple[Tier, ...] = ("exact",) if strict else ("exact", "whitespace")
@@ -229,16 +236,59 @@ def place_hunks(
             per_tier.append(cands)
         found.append(tuple(per_tier))
     ctx = _Hunks(hunks, tuple(len(b) for b in befores), tuple(found), len(lines))
-    fixed = _settle(ctx)
+    fixed = _settle(ctx, [None] * len(hunks))
     for k, p in enumerate(fixed):
         if p is None:
             got = _resolve(k, ctx, fixed, True)
-            if isinstance(got, tuple):
-                return HunkFailure(k, "ambiguous", got)
-            return HunkFailure(k, "not-found")
+            if not isinstance(got, list):
+                return HunkFailure(k, "not-found")
+            same = _same_file(text, ctx, fixed, _Trials(_MAX_TRIALS))
+            if same is None:
+                return HunkFailure(k, "ambiguous", tuple(c.start for c in got))
+            return same[0]
+    return _numbered(fixed)
+
+
+def _numbered(fixed: Sequence[Placement | None]) -> list[Placement]:
     return [
         Placement(k, p.start, p.tier, p.add, p.remove) for k, p in enumerate(fixed) if p is not None
     ]
+
+
+@dataclass(slots=True)
+class _Trials:
+    """The placements `_same_file` may still try, shared by its whole search."""
+
+    left: int
+
+
+def _same_file(
+    text: FileText, ctx: _Hunks, fixed: list[Placement | None], trials: _Trials
+) -> tuple[list[Placement], FileText] | None:
+    """Try every place of the first unplaced hunk (and so on for the rest): when all of them
+    place every hunk and give the same file, nothing is ambiguous; return the first.
+
+    None when a place leaves a hunk unplaced, two places give different files, or the
+    trials run out.
+    """
+    k = next((k for k, p in enumerate(fixed) if p is None), None)
+    if k is None:
+        placed = _numbered(fixed)
+        result = apply_placements(text, ctx.hunks, placed)
+        return None if isinstance(result, int) else (placed, result)
+    options = _resolve(k, ctx, fixed, True)
+    if not isinstance(options, list) or len(options) > trials.left:
+        return None
+    trials.left -= len(options)
+    first: tuple[list[Placement], FileText] | None = None
+    for option in options:
+        branch = _settle(ctx, [*fixed[:k], option, *fixed[k + 1 :]])
+        got = _same_file(text, ctx, branch, trials)
+        if got is None or (first is not None and got[1] != first[1]):
+            return None
+        if first is None:
+            first = got
+    return first
 
 
 def _patch_lines(lines: Sequence[str], crlf: bool) -> tuple[str, ...]:

@@ -119,11 +119,20 @@ def _is_file_start(lines: list[str], i: int) -> bool:
     return line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
 
 
-def _is_header_inside(lines: list[str], i: int) -> bool:
-    """A file header inside a hunk: '--- x' / '+++ y' could be a removed and an added line."""
+def _is_header_inside(lines: list[str], i: int, complete: bool = False) -> bool:
+    """A file header inside a hunk: '--- x' / '+++ y' could be a removed and an added line.
+
+    It is a header when a hunk header follows it, when the hunk before it already holds the
+    lines its header counted (`complete`: git reads no further), or when one side is
+    /dev/null: a file created or deleted empty has no hunk, so no '@@' follows its header.
+    """
     if lines[i].startswith(("diff --git ", "diff -", "Index: ")):
         return True
-    return _is_file_start(lines, i) and i + 2 < len(lines) and lines[i + 2].startswith("@@")
+    if not _is_file_start(lines, i):
+        return False
+    if i + 2 < len(lines) and lines[i + 2].startswith("@@"):
+        return True
+    return complete or None in (_name(lines[i][4:]), _name(lines[i + 1][4:]))
 
 
 def _body_like(line: str) -> bool:
@@ -218,7 +227,7 @@ class _Parser:
         else:
             section = header[2:].partition("@@")[2].strip()
         self.i += 1
-        body, marks, cut = self._body()
+        body, marks, cut = self._body(counts)
         if cut is not None and self._truncated(body, counts, cut):
             raise PatchMalformed(
                 f"line {cut + 1}: {self.lines[cut]!r} inside the hunk at line {header_at + 1}"
@@ -240,14 +249,20 @@ class _Parser:
         new = sum(1 for ln in body if ln[:1] in (" ", "+"))
         return old < counts[0] and new < counts[1]
 
-    def _body(self) -> tuple[list[str], tuple[bool, bool], int | None]:
+    def _body(
+        self, counts: tuple[int, int] | None
+    ) -> tuple[list[str], tuple[bool, bool], int | None]:
         body: list[str] = []
         old_nl = new_nl = False
         lines = self.lines
+        # The lines the header still counts on each side; wrong counts only shorten or
+        # lengthen a hunk where the next line could also be read as a file header.
+        want_old, want_new = counts if counts is not None else (-1, -1)
         while self.i < len(lines):
             line = lines[self.i]
+            done = counts is not None and want_old <= 0 and want_new <= 0
             # A fence closes the diff only at column 0: " ```" is a context line of markdown.
-            if line.startswith(("@@", "```", "~~~")) or _is_header_inside(lines, self.i):
+            if line.startswith(("@@", "```", "~~~")) or _is_header_inside(lines, self.i, done):
                 return body, (old_nl, new_nl), None
             if line.startswith("\\"):
                 prefix = body[-1][:1] if body else " "
@@ -255,13 +270,17 @@ class _Parser:
                 new_nl = new_nl or prefix in (" ", "+")
             elif line[:1] in (" ", "+", "-"):
                 body.append(line)
+                want_old -= 0 if line[:1] == "+" else 1
+                want_new -= 0 if line[:1] == "-" else 1
             elif not line.strip():
                 k = self.i
                 while k < len(lines) and not lines[k].strip():
                     k += 1
                 # Blank lines continue the hunk only when more hunk lines follow them.
-                if k < len(lines) and _body_like(lines[k]) and not _is_header_inside(lines, k):
+                more = k < len(lines) and _body_like(lines[k])
+                if more and not _is_header_inside(lines, k, done):
                     body.extend(" " for _ in range(k - self.i))
+                    want_old, want_new = want_old - (k - self.i), want_new - (k - self.i)
                     self.i = k
                     continue
                 return body, (old_nl, new_nl), None

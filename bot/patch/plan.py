@@ -178,6 +178,14 @@ def plan_file(fp: FilePatch, snap: Snapshot, *, strict: bool) -> FilePlan:
     if fp.kind == "create":
         if snap.get(fp.path) is not None:
             return _fail(fp, f"{fp.path}: the patch creates this file but it already exists")
+        # There is nothing to remove from a new file: such a line means the diff was misread
+        # or mangled, and dropping it would write a file nobody asked for.
+        removing = next(
+            (k for k, h in enumerate(fp.hunks) if any(ln[:1] == "-" for ln in h.lines)), None
+        )
+        if removing is not None:
+            msg = f"{fp.path}: the patch creates this file but hunk {removing + 1} removes lines"
+            return _fail(fp, msg)
         return FilePlan(True, (Change(fp.path, _created(fp), fp.new_mode),), (), "exact")
     if old is None:
         return _fail(fp, f"{fp.old_path}: the patch changes this file but it does not exist")
@@ -227,7 +235,8 @@ class PatchPlan:
     """The plan for a whole unified diff.
 
     `ok` with `already` means nothing needs doing; `delegated` names binary files that only
-    git can apply; `ambiguous` says that some hunk could go in several places.
+    git can apply; `ambiguous` says that some hunk could go in several places that give
+    different files.
     """
 
     ok: bool
