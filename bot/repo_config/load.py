@@ -1,10 +1,11 @@
 """A repository's config, `.github/ambient.yml` or `.ambient.yml`: read, validated, never fatal.
 
-`parse_repo_config` never raises for what the file says. A key that is wrong is reported as
-one line naming its dotted key (and its line) and takes its default; the rest of the file
-still applies, so a typo in `sweep` does not drop `paths.ignore`. A file that cannot be read
-as a YAML mapping at all gives the defaults for everything. Callers report the problems on
-the check run (or the CLI) and go on with `outcome.config`.
+`parse_repo_config` never raises for what the file says. A key that is wrong (unknown, of
+the wrong type, out of range, or given twice) is reported as one line naming its dotted key
+(and its line) and takes its default; the rest of the file still applies, so a typo in
+`verify` does not drop `paths.ignore`. Every problem is reported, in the order of the file.
+A file that cannot be read as a YAML mapping at all gives the defaults for everything.
+Callers report the problems on the check run (or the CLI) and go on with `outcome.config`.
 """
 
 from __future__ import annotations
@@ -125,37 +126,61 @@ def _survey(root: yaml.Node, lines: dict[Loc, int]) -> list[tuple[Loc, int]]:
     return duplicates
 
 
-def _load(text: str, source: str, lines: dict[Loc, int]) -> tuple[object, list[Problem]]:
+def _load(text: str, source: str, lines: dict[Loc, int]) -> tuple[object, list[Problem], bool]:
+    """The document, its problems, and whether it could be read at all (else: defaults)."""
     try:
-        return _compose(text, source, lines)
+        data, duplicates = _compose(text, lines)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         at = f"line {mark.line + 1}: " if mark else ""
         said = " ".join(str(exc.problem or exc.context or "syntax error").split())
-        return None, [Problem(source, "", f"{at}not valid YAML: {said}")]
+        return None, [Problem(source, "", f"{at}not valid YAML: {said}")], False
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, max(exc.position, 0)) + 1
         said = f"line {line}: not valid YAML: character #x{exc.character:04x} is not allowed"
-        return None, [Problem(source, "", said)]
+        return None, [Problem(source, "", said)], False
     except yaml.YAMLError as exc:
-        return None, [Problem(source, "", f"not valid YAML: {' '.join(str(exc).split())}")]
+        return None, [Problem(source, "", f"not valid YAML: {' '.join(str(exc).split())}")], False
     except (_TooBig, RecursionError) as exc:
         said = str(exc) if isinstance(exc, _TooBig) else "is nested too deeply"
-        return None, [Problem(source, "", said)]
+        return None, [Problem(source, "", said)], False
+    data, problems = _drop_duplicates(data, duplicates, source, lines)
+    return data, problems, True
 
 
-def _compose(text: str, source: str, lines: dict[Loc, int]) -> tuple[object, list[Problem]]:
+def _drop_duplicates(
+    data: object, duplicates: list[tuple[Loc, int]], source: str, lines: Mapping[Loc, int]
+) -> tuple[object, list[Problem]]:
+    """One problem per key given more than once, and the data without it.
+
+    YAML keeps the last value silently; which one was meant is anyone's guess, so the key
+    is dropped like any other wrong key. A key inside a dropped one is not reported.
+    """
+    again: dict[Loc, set[int]] = {}
+    for loc, line in duplicates:
+        again.setdefault(loc, set()).add(line)
+    problems: list[Problem] = []
+    for loc, at in again.items():
+        if any(loc[:end] in again for end in range(1, len(loc))):
+            continue
+        later = sorted(at)
+        noun = "line" if len(later) == 1 else "lines"
+        said = f"is also given on {noun} {', '.join(map(str, later))}; all are ignored"
+        problems.append(Problem(source, ".".join(map(str, loc)), said, lines.get(loc)))
+        trimmed = _without(data, loc) if isinstance(data, Mapping) else None
+        if trimmed is not None:
+            data = trimmed
+    return data, problems
+
+
+def _compose(text: str, lines: dict[Loc, int]) -> tuple[object, list[tuple[Loc, int]]]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, []
         duplicates = _survey(node, lines)
-        if duplicates:
-            loc, line = duplicates[0]
-            key = ".".join(map(str, loc))
-            return None, [Problem(source, "", f"line {line}: {key} is given twice")]
-        return loader.construct_document(node), []
+        return loader.construct_document(node), duplicates
     finally:
         loader.dispose()
 
@@ -203,19 +228,33 @@ def _sentence(said: str) -> str:
 
 
 def _line(lines: Mapping[Loc, int], loc: Loc) -> int | None:
+    # Keys are surveyed as text; pydantic names a key `2:` by the int YAML made of it.
+    spelled = tuple(str(part) for part in loc)
     for end in range(len(loc), 0, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
+        for key in (loc[:end], spelled[:end]):
+            if key in lines:
+                return lines[key]
     return None
 
 
+def _key_in(data: Mapping[object, object], part: str | int) -> tuple[bool, object]:
+    """Whether `data` has the key `part` names, and that key (as YAML typed it)."""
+    if part in data:
+        return True, part
+    for key in data:
+        if str(key) == str(part):
+            return True, key
+    return False, None
+
+
 def _without(data: Mapping[object, object], loc: Loc) -> dict[object, object] | None:
-    """`data` without the key `loc` leads to (the whole list when it ends in an index)."""
-    if not loc or loc[0] not in data:
+    """`data` without the key `loc` leads to (the whole list when it leads into a list);
+    None when `data` has no such key."""
+    found, head = _key_in(data, loc[0]) if loc else (False, None)
+    if not found:
         return None
-    head, rest = loc[0], loc[1:]
-    inner = data[head]
-    if rest and isinstance(rest[0], str) and isinstance(inner, Mapping):
+    inner, rest = data[head], loc[1:]
+    if rest and isinstance(inner, Mapping):
         trimmed = _without(inner, rest)
         if trimmed is not None:
             return {**data, head: trimmed}
@@ -263,15 +302,17 @@ def parse_repo_config(text: str, source: str = CONFIG_PATHS[0]) -> ConfigOutcome
     if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
         return ConfigOutcome.of(RepoConfig(), [Problem(source, "", _TOO_LARGE)], source)
     lines: dict[Loc, int] = {}
-    data, problems = _load(text, source, lines)
-    if problems or data is None:
-        return ConfigOutcome.of(RepoConfig(), problems, source)
+    data, found, readable = _load(text, source, lines)
+    if not readable or data is None:
+        return ConfigOutcome.of(RepoConfig(), found, source)
     if not isinstance(data, Mapping):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
         said = f"must be a mapping of keys such as verify and paths, not {kind}"
         return ConfigOutcome.of(RepoConfig(), [Problem(source, "", said)], source)
     config, problems = _validate(data, source, lines)
-    return ConfigOutcome.of(config, _capped(problems, source), source)
+    # In the order of the file, which is how a person fixes them; sorted is stable.
+    ordered = sorted([*found, *problems], key=lambda p: p.line or 0)
+    return ConfigOutcome.of(config, _capped(ordered, source), source)
 
 
 def load_repo_config_file(root: Path) -> ConfigOutcome:

@@ -104,7 +104,11 @@ def _agent_problem(key: str, exc: ConfigError) -> PydanticCustomError:
     said = str(exc).removeprefix(_AGENTS_PREFIX)
     nested = re.match(r"\.([\w.]+):? (.*)", said, re.DOTALL)
     if nested:
-        return problem(nested[2], "agents", *nested[1].split("."))
+        # The specialists name an entry by its short name; the file may spell it as the
+        # agent's name (SecurityGuardian): name the key as written, so that it is found
+        # again to be dropped, and its line is the one reported.
+        _, *inner = nested[1].split(".")
+        return problem(nested[2], "agents", key, *inner)
     return problem(said.strip(), "agents", key)
 
 
