@@ -5,6 +5,10 @@ sandbox → on failure, hand the precise error back (the patch refusal, or the f
 at most `max_rounds` rounds; then, optionally, a reviewer judges the verified diff against the
 task and may send it back once. Every failed round resets the worktree, so each answer is a
 complete diff against the original files.
+
+The reviewer fails closed: an answer without a readable verdict goes back to it once with the
+precise problem, and a second unreadable answer leaves the fix unpublished (the round says
+why), since a review nobody could read approved nothing.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
+from agents.ask import Reader, converse
 from agents.context import build_pack, read_repo
-from agents.llm import LLM, Message
+from agents.llm import LLM, Completion, Message
 from agents.model_json import JsonNotFound, find_json
 from agents.pack_render import render_pack
 from agents.prompts import load_prompt
@@ -32,7 +37,10 @@ FIXER_TASK: Final = load_prompt("fixer_task.md", HERE)
 REVIEWER_PROMPT: Final = load_prompt("reviewer.md", HERE)
 REVIEWER_TASK: Final = load_prompt("reviewer_task.md", HERE)
 OUTPUT_FOR_MODEL: Final = 3000
-RoundOutcome = Literal["no-proposal", "refused", "failed", "verified", "sent-back"]
+#: Times the reviewer is asked again after an answer without a readable verdict.
+REVIEW_REASKS: Final = 1
+RoundOutcome = Literal["no-proposal", "refused", "failed", "verified", "sent-back", "unreviewed"]
+Verdict = Literal["approve", "revise"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +130,11 @@ class Fixer:
             verdict, review = await self._judge(task, proposal, loop)
             if verdict == "approve":
                 return FixResult(proposal, verification, tuple(loop.rounds), loop.usage, review)
+            if verdict is None:
+                review = f"the reviewer's answer could not be read: {review}; not published"
+                loop.rounds[-1] = FixRound(number, "unreviewed", review)
+                await reset()
+                return FixResult(None, None, tuple(loop.rounds), loop.usage, review)
             sent_back = True
             loop.rounds[-1] = FixRound(number, "sent-back", review)
             await reset()
@@ -177,7 +190,10 @@ class Fixer:
         loop.rounds.append(FixRound(number, "verified", verification.summary()))
         return proposal, verification
 
-    async def _judge(self, task: FixTask, proposal: Proposal, loop: _Loop) -> tuple[str, str]:
+    async def _judge(
+        self, task: FixTask, proposal: Proposal, loop: _Loop
+    ) -> tuple[Verdict | None, str]:
+        """The reviewer's verdict and comments, or None and why its answers could not be read."""
         messages = [
             Message("system", REVIEWER_PROMPT.render({})),
             Message(
@@ -185,15 +201,61 @@ class Fixer:
                 REVIEWER_TASK.render({"instructions": task.instructions, "diff": proposal.diff}),
             ),
         ]
-        completion = await self._model.complete(messages, agent="reviewer", json=True)
-        loop.usage = loop.usage + completion.usage
+        reader = _VerdictReader()
+        problem = await converse(
+            self._model,
+            messages,
+            reader,
+            agent="reviewer",
+            max_reflections=REVIEW_REASKS,
+            json_mode=True,
+        )
+        loop.usage = loop.usage + reader.usage
+        if problem:
+            return None, reader.problem
+        return reader.verdict, reader.comments
+
+
+class _Unreadable(ValueError):
+    """A reviewer's answer holds no usable verdict; the message is phrased for the model."""
+
+
+def _verdict_of(text: str) -> tuple[Verdict, str]:
+    """The verdict and comments of a reviewer's answer, read strictly."""
+    try:
+        found = find_json(text, lambda v: isinstance(v, dict) and "verdict" in v)
+    except JsonNotFound as exc:
+        said = str(exc) if exc.broken else 'the answer holds no JSON object with a "verdict"'
+        raise _Unreadable(said) from None
+    fields = found if isinstance(found, dict) else {}
+    verdict, comments = fields.get("verdict"), fields.get("comments", "")
+    decided = verdict.strip().lower() if isinstance(verdict, str) else ""
+    if decided not in ("approve", "revise"):
+        raise _Unreadable(f'the verdict {verdict!r} is neither "approve" nor "revise"')
+    if not isinstance(comments, str):
+        raise _Unreadable('"comments" must be a string')
+    if decided == "revise" and not comments.strip():
+        raise _Unreadable('a "revise" verdict needs comments saying what must change')
+    return ("approve" if decided == "approve" else "revise"), comments.strip()
+
+
+class _VerdictReader(Reader):
+    """Keeps the reviewer's verdict, or the precise reason its answer has none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verdict: Verdict = "revise"
+        self.comments = ""
+        self.problem = ""
+
+    def read(self, completion: Completion) -> str:
+        """See `Reader.read`."""
         try:
-            answer = find_json(completion.text, lambda v: isinstance(v, dict) and "verdict" in v)
-        except JsonNotFound as exc:
-            return "approve", f"review unavailable: {exc}"
-        fields = answer if isinstance(answer, dict) else {}
-        verdict = str(fields.get("verdict", "")).lower()
-        comments = str(fields.get("comments", "")).strip()
-        if verdict not in ("approve", "revise"):
-            return "approve", f"review unavailable: verdict {verdict!r} is not approve or revise"
-        return verdict, comments
+            self.verdict, self.comments = _verdict_of(completion.text)
+        except _Unreadable as exc:
+            self.problem = str(exc)
+            return (
+                f"Your answer could not be read: {exc}. Answer with one JSON object and nothing "
+                'else: {"verdict": "approve" | "revise", "comments": "…"}'
+            )
+        return ""

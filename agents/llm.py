@@ -3,8 +3,11 @@
 This is the only module that imports `openai`. The adapter leaves retries of 429, 5xx and
 timeouts to the library (`max_retries`, honouring `retry-after-ms` / `retry-after`), bounds
 concurrent calls with one semaphore per process, and records each call's usage and estimated
-cost in logs and Prometheus counters. `BudgetedModel` wraps it for one job: it sums the job's
-usage and stops the job with `BudgetExhausted` when its token budget is spent.
+cost in logs and Prometheus counters. A server that refuses `response_format` (LM Studio takes
+only `json_schema` and `text`) gets the same request again without it, once per model object:
+the prompts ask for JSON in words too, and the answer is parsed strictly either way.
+`BudgetedModel` wraps it for one job: it sums the job's usage and stops the job with
+`BudgetExhausted` when its token budget is spent.
 """
 
 from __future__ import annotations
@@ -136,6 +139,8 @@ class OpenAIModel:
         self.max_retries = max_retries
         self._price = price_for(model, prices)
         self._temperature = temperature
+        # Set when the endpoint answered 400 to `response_format`; later calls leave it out.
+        self._no_response_format = False
         self._limiter = limiter or asyncio.Semaphore(max_concurrency)
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
@@ -188,6 +193,22 @@ class OpenAIModel:
         return completion
 
     async def _request(self, messages: Sequence[Message], agent: str, *, json_mode: bool) -> str:
+        if not json_mode or self._no_response_format:
+            return await self._send(messages, agent, json_mode=False)
+        try:
+            return await self._send(messages, agent, json_mode=True)
+        except _ResponseFormatRefused as refused:
+            self._no_response_format = True
+            log.warning(
+                "model endpoint %s refuses response_format (%s); asking for JSON in the prompt "
+                "only from now on",
+                self.base_url,
+                refused,
+                extra={"agent": agent, "model": self.model},
+            )
+        return await self._send(messages, agent, json_mode=False)
+
+    async def _send(self, messages: Sequence[Message], agent: str, *, json_mode: bool) -> str:
         # The raw response lets us parse the body strictly instead of trusting a lax model.
         create = self._client.chat.completions.with_raw_response.create
         options: dict[str, Any] = {}
@@ -203,6 +224,8 @@ class OpenAIModel:
                 **options,
             )
         except openai.APIStatusError as exc:
+            if json_mode and _refuses_response_format(exc):
+                raise _ResponseFormatRefused(_server_said(exc)) from None
             raise self._status_error(exc) from None
         except openai.APITimeoutError:
             raise ModelUnavailable(
@@ -272,14 +295,29 @@ class OpenAIModel:
         )
 
 
+class _ResponseFormatRefused(ModelRequestRejected):
+    """The endpoint answered 400 because of `response_format`; `_request` asks again without."""
+
+
 def _server_said(exc: openai.APIStatusError) -> str:
-    # The client keeps the `error` object of an OpenAI-style error body; others vary.
+    # The client keeps the `error` of an error body: OpenAI's is an object with a message,
+    # LM Studio's a bare string; others vary.
     body = exc.body
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         body = body["error"]
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return first_line(body["message"])
+    if isinstance(body, str) and body.strip():
+        return first_line(body)
     return first_line(exc.message)
+
+
+def _refuses_response_format(exc: openai.APIStatusError) -> bool:
+    """A 400 that names `response_format`: LM Studio's "'response_format.type' must be
+    'json_schema' or 'text'", or an OpenAI-style error whose `param` is that field."""
+    if exc.status_code != 400:
+        return False
+    return "response_format" in f"{exc.param or ''} {_server_said(exc)}"
 
 
 class BudgetedModel:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -305,3 +305,67 @@ def test_sim_runs_alone_from_the_command_line(tmp_path: Path) -> None:
         process.wait(timeout=10)
     assert answer.json()["choices"][0]["message"]["content"] == "styled"
     assert seen[0]["agent"] == "style"
+
+
+@pytest.mark.parametrize("shape", ["lmstudio", "openai"])
+async def test_a_server_refusing_response_format_is_asked_again_without_it_and_remembered(
+    llm_sim: LLMSim, make_model: MakeModel, shape: Literal["lmstudio", "openai"]
+) -> None:
+    llm_sim.accept_formats(("json_schema", "text"), shape)
+    llm_sim.set_script([{"content": '{"verdict": "approve"}', "repeat": True}])
+    model = make_model()
+    calls = counter("ambient_llm_calls_total", agent="reviewer", outcome="ok")
+
+    first = await model.complete(ASK, agent="reviewer", json=True)
+    second = await model.complete(ASK, agent="reviewer", json=True)
+
+    assert first.text == second.text == '{"verdict": "approve"}'
+    sent = [(r["sent_response_format"], r["refused"]) for r in llm_sim.requests()]
+    # Refused once, the same request again without the field, and the next call goes without.
+    assert sent == [(True, "response_format"), (False, None), (False, None)]
+    refused, retried, _ = llm_sim.requests()
+    assert retried["messages"] == refused["messages"]
+    # Two calls, each answered: the refusal is not a failed call.
+    assert counter("ambient_llm_calls_total", agent="reviewer", outcome="ok") == calls + 2
+
+
+async def test_a_server_refusing_response_format_still_answers_plain_calls(
+    llm_sim: LLMSim, make_model: MakeModel
+) -> None:
+    llm_sim.accept_formats()
+    llm_sim.set_script([{"content": "plain"}])
+
+    completion = await make_model().complete(ASK, agent="security")
+
+    assert completion.text == "plain"
+    (asked,) = llm_sim.requests()
+    assert (asked["sent_response_format"], asked["refused"]) == (False, None)
+
+
+async def test_another_400_stays_a_rejected_request_and_is_not_retried(
+    llm_sim: LLMSim, make_model: MakeModel
+) -> None:
+    llm_sim.set_script([{"status": 400, "error": "maximum context length exceeded"}])
+
+    with pytest.raises(ModelRequestRejected, match="maximum context length exceeded"):
+        await make_model().complete(ASK, agent="security", json=True)
+
+    (asked,) = llm_sim.requests()
+    assert asked["sent_response_format"]
+
+
+def test_the_sim_refuses_json_object_in_lm_studios_words(llm_sim: LLMSim) -> None:
+    shaped = httpx.post(
+        f"{llm_sim.base_url.removesuffix('/v1')}/_sim/response-formats",
+        json={"accept": ["json_schema", "text"], "shape": "lmstudio"},
+    )
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "go"}],
+        "response_format": {"type": "json_object"},
+    }
+    refused = httpx.post(f"{llm_sim.base_url}/chat/completions", json=body)
+
+    assert shaped.status_code == 200
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "'response_format.type' must be 'json_schema' or 'text'"}

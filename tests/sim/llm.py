@@ -19,10 +19,19 @@ steps answer in order). A step answers with `content`, or with a fault:
 The agent of a request is its `user` field, else the `X-Ambient-Agent` header, else the name
 after "You are" in its system prompt. Unmatched requests get a 400 naming the problem.
 
+A server can also accept only some `response_format` types, as LM Studio does (`json_schema`
+and `text`): a request asking for another type is refused with a 400 before any step is
+chosen, in LM Studio's shape (`{"error": "'response_format.type' must be 'json_schema' or
+'text'"}`) or OpenAI's (`{"error": {"message": …, "type": "invalid_request_error", "param":
+"response_format", "code": null}}`). Every request is recorded with `sent_response_format`
+(whether the body had the field at all) and `refused` (why the server refused it, or None).
+
 Endpoints: POST /v1/chat/completions, GET /v1/models, POST /_sim/script (replace the script),
-GET /_sim/requests (what was asked), GET /_sim/stats (most requests in flight at once),
-POST /_sim/reset (forget requests and the in-flight high-water mark).
-Run alone: `python -m tests.sim.llm --port 8001 --script steps.yaml`.
+POST /_sim/response-formats (`{"accept": ["json_schema", "text"], "shape": "lmstudio"}`;
+`{"accept": null}` takes any), GET /_sim/requests (what was asked), GET /_sim/stats (most
+requests in flight at once), POST /_sim/reset (forget requests and the in-flight high-water
+mark). Run alone: `python -m tests.sim.llm --port 8001 --script steps.yaml
+[--response-formats json_schema,text --error-shape lmstudio]`.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from starlette.applications import Starlette
@@ -42,7 +51,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["SimState", "Step", "create_app", "load_script", "parse_steps"]
+__all__ = ["FormatPolicy", "SimState", "Step", "create_app", "load_script", "parse_steps"]
 
 _STEP_KEYS = frozenset(
     {
@@ -51,6 +60,33 @@ _STEP_KEYS = frozenset(
     }
 )  # fmt: skip
 _MATCH_KEYS = frozenset({"user", "agent", "system"})
+ErrorShape = Literal["lmstudio", "openai"]
+_SHAPES = ("lmstudio", "openai")
+
+
+@dataclass(frozen=True)
+class FormatPolicy:
+    """The `response_format` types a server takes, and how it words a refusal."""
+
+    accept: tuple[str, ...] = ("json_schema", "text")
+    shape: ErrorShape = "lmstudio"
+
+    def refusal(self, body: dict[str, Any]) -> Response | None:
+        """The 400 for `body`, or None when it asks for no format or one the server takes."""
+        asked = body.get("response_format")
+        kind = asked.get("type") if isinstance(asked, dict) else asked
+        if "response_format" not in body or kind in self.accept:
+            return None
+        message = "'response_format.type' must be " + " or ".join(f"'{t}'" for t in self.accept)
+        if self.shape == "lmstudio":
+            return JSONResponse({"error": message}, 400)
+        error = {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": "response_format",
+            "code": None,
+        }
+        return JSONResponse({"error": error}, 400)
 
 
 @dataclass
@@ -118,6 +154,7 @@ class SimState:
         self._steps: list[Step] = steps or []
         self._used: list[int] = [0] * len(self._steps)
         self._requests: list[dict[str, Any]] = []
+        self.formats: FormatPolicy | None = None
         self.in_flight = 0
         self.max_in_flight = 0
 
@@ -143,6 +180,19 @@ class SimState:
         with self._lock:
             return list(self._requests)
 
+    def set_formats(self, formats: FormatPolicy | None) -> None:
+        """Accept only `formats.accept` as `response_format` types (None: accept any)."""
+        with self._lock:
+            self.formats = formats
+
+    def refuse(self, asked: dict[str, Any], body: dict[str, Any]) -> Response | None:
+        """Record `asked` as refused and return the 400, if the server refuses its format."""
+        with self._lock:
+            refusal = self.formats.refusal(body) if self.formats else None
+            if refusal is not None:
+                self._requests.append({**asked, "step": None, "refused": "response_format"})
+            return refusal
+
     def take(self, asked: dict[str, Any]) -> tuple[int | None, Step | None]:
         """Record `asked` and choose its step."""
         with self._lock:
@@ -152,7 +202,7 @@ class SimState:
                     self._used[index] += 1
                     chosen = index
                     break
-            self._requests.append({**asked, "step": chosen})
+            self._requests.append({**asked, "step": chosen, "refused": None})
             return chosen, None if chosen is None else self._steps[chosen]
 
 
@@ -181,6 +231,7 @@ def _asked(body: dict[str, Any], request: Request) -> dict[str, Any]:
         "system": texts["system"],
         "agent": _agent_of(body, request, texts["system"]),
         "response_format": body.get("response_format"),
+        "sent_response_format": "response_format" in body,
         "temperature": body.get("temperature"),
         "authorization": request.headers.get("authorization", ""),
     }
@@ -232,6 +283,10 @@ def _fault(step: Step) -> Response:
 async def _answer(state: SimState, request: Request) -> Response:
     body = await request.json()
     asked = _asked(body, request)
+    # A server checks the request's options before it looks for an answer.
+    refusal = state.refuse(asked, body)
+    if refusal is not None:
+        return refusal
     index, step = state.take(asked)
     if step is None:
         said = f"agent={asked['agent']!r} user={asked['user'][:60]!r}"
@@ -269,6 +324,16 @@ def create_app(state: SimState) -> Starlette:
         state.set_script(steps)
         return JSONResponse({"steps": len(steps)})
 
+    async def formats(request: Request) -> Response:
+        asked = await request.json()
+        accept, shape = asked.get("accept"), asked.get("shape", "lmstudio")
+        if (accept is not None and not isinstance(accept, list)) or shape not in _SHAPES:
+            return JSONResponse(
+                {"error": "accept is a list of types or null; shape lmstudio or openai"}, 400
+            )
+        state.set_formats(None if accept is None else FormatPolicy(tuple(map(str, accept)), shape))
+        return JSONResponse({"accept": accept, "shape": shape})
+
     async def requests(request: Request) -> Response:
         return JSONResponse(state.requests())
 
@@ -284,6 +349,7 @@ def create_app(state: SimState) -> Starlette:
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/_sim/script", script, methods=["POST"]),
+            Route("/_sim/response-formats", formats, methods=["POST"]),
             Route("/_sim/requests", requests, methods=["GET"]),
             Route("/_sim/stats", stats, methods=["GET"]),
             Route("/_sim/reset", reset, methods=["POST"]),
@@ -299,8 +365,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--script", type=Path, help="a JSON or YAML list of steps")
+    parser.add_argument(
+        "--response-formats", help="the response_format types to accept, e.g. json_schema,text"
+    )
+    parser.add_argument("--error-shape", choices=_SHAPES, default="lmstudio")
     args = parser.parse_args(argv)
     state = SimState(load_script(args.script) if args.script else [])
+    if args.response_formats is not None:
+        accept = tuple(t for t in args.response_formats.split(",") if t)
+        state.set_formats(FormatPolicy(accept, args.error_shape))
     uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
 
 
