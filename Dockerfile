@@ -41,8 +41,9 @@ COPY deploy/healthcheck.py /opt/ambient/healthcheck.py
 
 FROM ${PYTHON_IMAGE}
 # git clones workspaces, tini reaps what git and docker leave behind (PID 1), bubblewrap is the
-# other sandbox backend. Only what the base lacks is installed: an offline base has them all.
-ARG SYSTEM_PACKAGES="git ca-certificates tini bubblewrap"
+# other sandbox backend, tinyproxy and socat are the environment setup's allowlisting proxy and
+# its relay. Only what the base lacks is installed: an offline base has them all.
+ARG SYSTEM_PACKAGES="git ca-certificates tini bubblewrap tinyproxy socat"
 RUN set -eu; \
     missing=""; \
     for package in $SYSTEM_PACKAGES; do \

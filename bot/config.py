@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
 
-__all__ = ["SETTING_HINTS", "Settings", "load_settings"]
+__all__ = ["SETTING_HINTS", "Settings", "default_cache_dir", "load_settings"]
 
 ENV_PREFIX: Final = "AMBIENT_"
 
@@ -45,7 +46,23 @@ SETTING_HINTS: Final[Mapping[str, str]] = {
     "worker_max_jobs": "how many jobs one worker process runs at once (1 to 500)",
     "redelivery_interval_min": "minutes between looks for failed webhook deliveries to ask GitHub "
     "for again (1 to 60), or 0 for never",
+    "setup": "auto (install each repository's project and test dependencies before its checks) "
+    "or off (run the checks with what the sandbox image has)",
+    "cache_dir": "a writable directory for the checks' toolchain and set-up environments",
+    "setup_cache_bytes": "the most bytes the set-up environments of all repositories may take",
+    "setup_index_hosts": "the package index hosts setup may reach, comma-separated (name or "
+    "name:port)",
+    "setup_index_url": "a Python package index URL (a mirror) that setup installs from",
+    "setup_ca_bundle": "a PEM file of the CA certificates setup trusts (a TLS-intercepting "
+    "proxy's); unset: the host's /etc/ssl/certs/ca-certificates.crt when present",
+    "setup_timeout_s": "seconds one setup command may run",
 }
+
+
+def default_cache_dir() -> Path:
+    """Where Ambient keeps what it builds for sandboxes when AMBIENT_CACHE_DIR is unset."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ambient"
 
 
 class Settings(BaseSettings):
@@ -82,6 +99,26 @@ class Settings(BaseSettings):
     worker_max_jobs: int = Field(default=10, ge=1, le=500)
     # GitHub never redelivers a failed delivery by itself (handlers/redelivery.py does).
     redelivery_interval_min: int = Field(default=15, ge=0, le=60)
+    setup: Literal["auto", "off"] = "auto"
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    setup_cache_bytes: int = Field(default=10 << 30, gt=0)
+    # PyPI's index and files, and the npm registry; a mirror's host joins from its URL.
+    setup_index_hosts: str = "pypi.org,files.pythonhosted.org,registry.npmjs.org"
+    setup_index_url: str = ""
+    setup_ca_bundle: Path | None = None
+    setup_timeout_s: float = Field(default=900.0, gt=0)
+
+    @field_validator("setup_index_url")
+    @classmethod
+    def _index_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @property
+    def index_hosts(self) -> tuple[str, ...]:
+        """The hosts setup may reach (besides the index URL's)."""
+        return tuple(h.strip() for h in self.setup_index_hosts.split(",") if h.strip())
 
     @field_validator("github_api_url", "llm_base_url")
     @classmethod

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from agents.llm import LLM
 from bot.config import Settings
 from bot.github import GitHubApp
+from bot.pipeline import Environments
 
 __all__ = ["Deps"]
 
@@ -18,10 +19,12 @@ class Deps:
     """Everything a job may use; built in `on_startup`, never mutated.
 
     `github` is None when the App's id or key is not configured, `model` when no model is:
-    jobs that need them report so in one line instead of starting.
+    jobs that need them report so in one line instead of starting. `environments` sets up
+    repositories' environments before their checks (None: the checks run without a setup).
     """
 
     settings: Settings
     redis: Redis
     github: GitHubApp | None = None
     model: LLM | None = None
+    environments: Environments | None = None

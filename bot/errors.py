@@ -87,5 +87,9 @@ class SandboxError(AmbientError):
     """The sandbox could not run a command (refused by policy, backend failure)."""
 
 
+class SetupFailed(Permanent):
+    """The repository's environment could not be set up, so its checks could not run."""
+
+
 class SandboxTimeout(SandboxError, TimeoutError):
     """A sandboxed command outlived its wall-clock timeout and was killed."""

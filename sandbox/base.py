@@ -21,6 +21,7 @@ from typing import Final, Literal, Protocol, Self
 from prometheus_client import Counter, Histogram
 
 from bot.errors import Permanent, Retryable, SandboxError
+from sandbox.egress import PROXY_VARIABLES, relayed
 from sandbox.policy import CommandPolicy, CommandRefused
 
 RUNS: Final = Counter(
@@ -43,6 +44,8 @@ __all__ = [
     "Command",
     "CommandRefused",
     "Limits",
+    "Mount",
+    "Provision",
     "Result",
     "Sandbox",
     "SandboxBackendFailed",
@@ -131,6 +134,35 @@ class Limits:
             raise ValueError("sandbox cpus must be positive")
 
 
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A host directory (or file) shown at `target` inside the sandbox, read-only unless
+    `writable`."""
+
+    source: Path
+    target: str
+    writable: bool = False
+
+    def __post_init__(self) -> None:
+        target = PurePosixPath(self.target)
+        if not target.is_absolute() or ".." in target.parts or target == PurePosixPath("/"):
+            raise ValueError(f"mount target {self.target!r} must be an absolute path below /")
+        if target == PurePosixPath(WORKDIR) or PurePosixPath(WORKDIR) in target.parents:
+            raise ValueError(f"mount target {self.target!r} may not be in the workspace")
+
+
+@dataclass(frozen=True, slots=True)
+class Provision:
+    """What a sandbox is given beyond its workspace: mounts, directories put first on PATH,
+    variables, and egress through the setup proxy (`sandbox.egress`), for the environment
+    setup and the checks that use what it installed. The default gives nothing."""
+
+    mounts: tuple[Mount, ...] = ()
+    path: tuple[str, ...] = ()
+    variables: Mapping[str, str] = field(default_factory=dict)
+    proxy_socket: Path | None = None
+
+
 class Sandbox(Protocol):
     """An open sandbox over one workspace; commands run one at a time, in order."""
 
@@ -162,10 +194,17 @@ class SandboxBase(ABC):
 
     kind: SandboxKind
 
-    def __init__(self, workspace: Path, limits: Limits, policy: CommandPolicy) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        limits: Limits,
+        policy: CommandPolicy,
+        provision: Provision | None = None,
+    ) -> None:
         self._workspace = workspace
         self.limits = limits
         self.policy = policy
+        self.provision = provision or Provision()
         self._lock = asyncio.Lock()
         self._closed = False
 
@@ -202,7 +241,7 @@ class SandboxBase(ABC):
     def environment(self, extra: Mapping[str, str]) -> dict[str, str]:
         """The whole environment of a command: a fixed base plus `extra`, secrets refused."""
         env = {
-            "PATH": self.search_path(),
+            "PATH": ":".join([*self.provision.path, self.search_path()]),
             "HOME": SANDBOX_TMP,
             "TMPDIR": SANDBOX_TMP,
             "LANG": "C.UTF-8",
@@ -212,7 +251,7 @@ class SandboxBase(ABC):
             "GIT_CONFIG_KEY_0": "safe.directory",
             "GIT_CONFIG_VALUE_0": WORKDIR,
         }
-        for name, value in extra.items():
+        for name, value in {**self.provision.variables, **extra}.items():
             if not _ENV_NAME.fullmatch(name):
                 raise CommandRefused(f"environment variable name {name!r} is not valid")
             if _SECRET_NAME.search(name):
@@ -221,7 +260,16 @@ class SandboxBase(ABC):
                     " the sandbox"
                 )
             env[name] = value
+        if self.provision.proxy_socket is not None:
+            env.update(PROXY_VARIABLES)
         return env
+
+    def argv_of(self, command: Command) -> list[str]:
+        """What the backend runs for `command`: its argv, behind the proxy relay when the
+        sandbox has egress."""
+        if self.provision.proxy_socket is None:
+            return list(command.argv)
+        return relayed(command.argv)
 
     async def __aenter__(self) -> Self:
         return self

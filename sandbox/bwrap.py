@@ -7,12 +7,14 @@ private /tmp, and the workspace read-write at /workspace with its .git read-only
 there would run on the host). Commands run as uid 1000 with no capabilities; the user namespace
 maps that uid onto the host user, so the files they write stay the worker's.
 
-Python and the tools come from a "toolchain": directories bound read-only at their own paths
-with their `bin/` first on PATH, by default the running interpreter's venv (pytest, ruff, mypy)
-and the base installation it links to. Limits come from the sandbox's cgroups when the host
-allows them (see `sandbox.cgroups`), otherwise from rlimits alone. Commands are forked by the
-sandbox's spawner (`sandbox.spawner`), which sits inside those cgroups and sets each command's
-rlimits before it execs bwrap.
+Python and the tools come from the checks' own toolchain (`sandbox.toolchain`): the pins of the
+Docker image's `/opt/toolchain`, built on the system's python3 and bound read-only at the same
+path, so both backends run the same tools and never Ambient's own virtualenv. A caller may name
+other toolchain directories instead, bound read-only at their own paths with their `bin/` first
+on PATH. A `Provision` adds the repository's environment and the setup proxy's socket. Limits
+come from the sandbox's cgroups when the host allows them (see `sandbox.cgroups`), otherwise
+from rlimits alone. Commands are forked by the sandbox's spawner (`sandbox.spawner`), which
+sits inside those cgroups and sets each command's rlimits before it execs bwrap.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import re
 import secrets
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ from bot.errors import SandboxError
 from sandbox.base import (
     Command,
     Limits,
+    Provision,
     Result,
     SandboxBase,
     SandboxUnavailable,
@@ -44,8 +46,9 @@ from sandbox.capture import Outcome, exit_code, supervise
 from sandbox.cgroups import CgroupSet, create_cgroups
 from sandbox.policy import CommandPolicy
 from sandbox.spawner import Spawned, Spawner, SpawnerGone
+from sandbox.toolchain import TOOLCHAIN_TARGET, ensure_toolchain
 
-__all__ = ["SCRATCH_PREFIX", "BwrapSandbox", "default_toolchain", "reap_scratch"]
+__all__ = ["SCRATCH_PREFIX", "BwrapSandbox", "reap_scratch"]
 
 #: Each sandbox's own /etc files live in a temporary directory named so.
 SCRATCH_PREFIX: Final = "ambient-bwrap-"
@@ -57,13 +60,6 @@ _OOM_SIGNS: Final = re.compile(
     r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", re.IGNORECASE
 )
 _FEATURES: dict[str, frozenset[str]] = {}
-
-
-def default_toolchain() -> tuple[Path, ...]:
-    """The running interpreter's prefix and, when it is a venv, the base it links to."""
-    prefix, base = Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()
-    paths = [prefix] if prefix == base else [prefix, base]
-    return tuple(p for p in paths if not p.is_relative_to("/usr"))
 
 
 class BwrapSandbox(SandboxBase):
@@ -82,8 +78,9 @@ class BwrapSandbox(SandboxBase):
         toolchain: tuple[Path, ...],
         cgroups: CgroupSet | None,
         scratch: Path,
+        provision: Provision | None = None,
     ) -> None:
-        super().__init__(workspace, limits, policy)
+        super().__init__(workspace, limits, policy, provision)
         self._spawner = spawner
         self._bwrap_args = bwrap_args
         self._toolchain = toolchain
@@ -99,22 +96,24 @@ class BwrapSandbox(SandboxBase):
         policy: CommandPolicy | None = None,
         toolchain: Sequence[Path] | None = None,
         rlimits_only: bool = False,
+        provision: Provision | None = None,
+        cache_dir: Path | None = None,
     ) -> BwrapSandbox:
         """Prepare a sandbox for `workspace` (a directory).
 
-        `rlimits_only` skips cgroups even where they exist; as root a fork bomb is then not
-        contained, so use it only to exercise the fallback.
+        Without `toolchain`, the checks' toolchain is bound at /opt/toolchain (built under
+        `cache_dir` the first time). `rlimits_only` skips cgroups even where they exist; as root
+        a fork bomb is then not contained, so use it only to exercise the fallback.
         """
         limits = limits or Limits()
         workspace = _checked_workspace(workspace)
-        tools = _checked_toolchain(
-            default_toolchain() if toolchain is None else toolchain, workspace
-        )
+        tools = _checked_toolchain(toolchain or (), workspace)
         bwrap = shutil.which("bwrap")
         if bwrap is None:
             raise SandboxUnavailable(
                 "the bwrap sandbox needs bubblewrap: apt-get install bubblewrap"
             )
+        checks_toolchain = await ensure_toolchain(cache_dir) if toolchain is None else None
         features = await _features(bwrap)
         name = f"{os.getpid()}-{secrets.token_hex(4)}"
         cgroups = None if rlimits_only else create_cgroups(name, limits)
@@ -133,16 +132,19 @@ class BwrapSandbox(SandboxBase):
         scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
         for filename, text in ETC_FILES.items():
             (scratch / filename).write_text(text)
-        args = bwrap_args(bwrap, features, limits, workspace, tools, scratch)
+        args = bwrap_args(
+            bwrap, features, limits, workspace, tools, scratch, provision, checks_toolchain
+        )
         return cls(
             workspace,
             limits,
             policy or CommandPolicy(),
             spawner=spawner,
             bwrap_args=args,
-            toolchain=tools,
+            toolchain=tools if checks_toolchain is None else (Path(TOOLCHAIN_TARGET),),
             cgroups=cgroups,
             scratch=scratch,
+            provision=provision,
         )
 
     @property
@@ -161,7 +163,7 @@ class BwrapSandbox(SandboxBase):
 
     async def _execute(self, command: Command, cwd: str, env: dict[str, str]) -> Result:
         before = self._cgroups.oom_kills() if self._cgroups else 0
-        argv = [*self._bwrap_args, "--chdir", cwd, "--", *command.argv]
+        argv = [*self._bwrap_args, "--chdir", cwd, "--", *self.argv_of(command)]
         limits = rlimits(self.limits, command.timeout_s, self._cgroups is None)
         try:
             spawned = await self._spawner.spawn(argv, env, limits)

@@ -2,8 +2,9 @@
 but for a look at /proc when counting the host user's processes.
 
 The root is an empty tmpfs holding the system directories read-only, a few /etc files written
-for the sandbox, the toolchain, fresh /proc and /dev, a private /tmp, and the workspace (its .git
-read-only); it is made read-only last. The host's root is never bound.
+for the sandbox, the toolchain, fresh /proc and /dev, a private /tmp, the workspace (its .git
+read-only), and what a `Provision` adds (the environment, the proxy's socket); it is made
+read-only last. The host's root is never bound.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import resource
 from pathlib import Path
 from typing import Final
 
-from sandbox.base import SANDBOX_GID, SANDBOX_TMP, SANDBOX_UID, WORKDIR, Limits
+from sandbox.base import SANDBOX_GID, SANDBOX_TMP, SANDBOX_UID, WORKDIR, Limits, Provision
+from sandbox.egress import SOCKET_TARGET
+from sandbox.toolchain import TOOLCHAIN_TARGET
 
 __all__ = ["ETC_FILES", "bwrap_args", "rlimits"]
 
@@ -56,6 +59,8 @@ def bwrap_args(
     workspace: Path,
     tools: tuple[Path, ...],
     scratch: Path,
+    provision: Provision | None = None,
+    checks_toolchain: Path | None = None,
 ) -> tuple[str, ...]:
     """bwrap and its options, up to the --chdir and the command."""
     args = [bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID)]
@@ -80,10 +85,24 @@ def bwrap_args(
     # with its .venv) would otherwise be hidden by it.
     for tool in tools:
         args += ["--ro-bind", str(tool), str(tool)]
+    args += _provided(provision, checks_toolchain)
     if (workspace / ".git").exists():
         args += ["--ro-bind", str(workspace / ".git"), f"{WORKDIR}/.git"]
     args += ["--remount-ro", "/"]
     return tuple(args)
+
+
+def _provided(provision: Provision | None, checks_toolchain: Path | None) -> list[str]:
+    """The binds of the checks' toolchain and of what a `Provision` adds."""
+    args = []
+    if checks_toolchain is not None:
+        args += ["--ro-bind", str(checks_toolchain), TOOLCHAIN_TARGET]
+    if provision is not None:
+        for mount in provision.mounts:
+            args += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
+        if provision.proxy_socket is not None:
+            args += ["--bind", str(provision.proxy_socket), SOCKET_TARGET]
+    return args
 
 
 def _user_processes() -> int:

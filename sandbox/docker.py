@@ -25,6 +25,7 @@ from sandbox.base import (
     WORKDIR,
     Command,
     Limits,
+    Provision,
     Result,
     SandboxBackendFailed,
     SandboxBase,
@@ -32,6 +33,7 @@ from sandbox.base import (
 )
 from sandbox.capture import exit_code, run_process
 from sandbox.dockercli import DockerCall, docker, docker_argv, docker_env
+from sandbox.egress import SOCKET_TARGET
 from sandbox.policy import CommandPolicy
 from sandbox.reaper import LABEL, owner_label
 from sandbox.sharing import SharedWorkspace, share_workspace
@@ -78,8 +80,9 @@ class DockerSandbox(SandboxBase):
         container: str,
         user: str,
         shared: SharedWorkspace | None,
+        provision: Provision | None = None,
     ) -> None:
-        super().__init__(workspace, limits, policy)
+        super().__init__(workspace, limits, policy, provision)
         self.container = container
         self._user = user
         self._shared = shared
@@ -94,6 +97,7 @@ class DockerSandbox(SandboxBase):
         limits: Limits | None = None,
         policy: CommandPolicy | None = None,
         runtime: str | None = "auto",
+        provision: Provision | None = None,
     ) -> DockerSandbox:
         """Start the job's container over `workspace` (a directory on the engine's host).
 
@@ -103,6 +107,9 @@ class DockerSandbox(SandboxBase):
         """
         limits = limits or Limits()
         workspace = _checked_workspace(workspace)
+        provision = provision or Provision()
+        for mount in provision.mounts:
+            _checked_mount_source(mount.source)
         runtime = await _chosen_runtime(runtime)
         st = workspace.stat()
         shared = None
@@ -114,7 +121,9 @@ class DockerSandbox(SandboxBase):
             user = f"{st.st_uid}:{st.st_gid}"
         name = f"ambient-sandbox-{secrets.token_hex(6)}"
         try:
-            call = await docker("run", *_run_args(name, image, workspace, limits, runtime))
+            call = await docker(
+                "run", *_run_args(name, image, workspace, limits, runtime, provision)
+            )
         except BaseException:
             await _give_back(shared)
             raise
@@ -122,7 +131,13 @@ class DockerSandbox(SandboxBase):
             await _give_back(shared)
             raise _start_error(call, image, runtime)
         return cls(
-            workspace, limits, policy or CommandPolicy(), container=name, user=user, shared=shared
+            workspace,
+            limits,
+            policy or CommandPolicy(),
+            container=name,
+            user=user,
+            shared=shared,
+            provision=provision,
         )
 
     def search_path(self) -> str:
@@ -131,7 +146,7 @@ class DockerSandbox(SandboxBase):
     async def _execute(self, command: Command, cwd: str, env: dict[str, str]) -> Result:
         flags = [f"--env={name}={value}" for name, value in env.items()]
         argv = docker_argv("exec", "--user", self._user, "--workdir", cwd, *flags, self.container)
-        argv += ["/bin/sh", "-c", _WRAPPER, "sh", *command.argv]
+        argv += ["/bin/sh", "-c", _WRAPPER, "sh", *self.argv_of(command)]
         outcome = await run_process(
             argv,
             env=docker_env(),
@@ -218,18 +233,33 @@ def _checked_workspace(workspace: Path) -> Path:
     resolved = workspace.resolve()
     if not resolved.is_dir():
         raise SandboxUnavailable(f"workspace {workspace} is not a directory")
-    if any(c in str(resolved) for c in ',"'):
-        # --mount is comma-separated; such a path would be split into other options.
-        raise SandboxUnavailable(f"workspace path {resolved} may not hold a comma or quote")
+    _checked_mount_source(resolved)
     return resolved
 
 
+def _checked_mount_source(path: Path) -> None:
+    if any(c in str(path) for c in ',"'):
+        # --mount is comma-separated; such a path would be split into other options.
+        raise SandboxUnavailable(f"mount path {path} may not hold a comma or quote")
+
+
 def _run_args(
-    name: str, image: str, workspace: Path, limits: Limits, runtime: str | None
+    name: str,
+    image: str,
+    workspace: Path,
+    limits: Limits,
+    runtime: str | None,
+    provision: Provision,
 ) -> list[str]:
     mounts = [f"--mount=type=bind,source={workspace},target={WORKDIR}"]
     if (workspace / ".git").exists():
         mounts.append(f"--mount=type=bind,source={workspace}/.git,target={WORKDIR}/.git,readonly")
+    for mount in provision.mounts:
+        readonly = "" if mount.writable else ",readonly"
+        mounts.append(f"--mount=type=bind,source={mount.source},target={mount.target}{readonly}")
+    if provision.proxy_socket is not None:
+        _checked_mount_source(provision.proxy_socket)
+        mounts.append(f"--mount=type=bind,source={provision.proxy_socket},target={SOCKET_TARGET}")
     args = [
         "--detach",
         "--pull=never",

@@ -9,7 +9,7 @@ from typing import Final
 
 from sandbox.base import Command, Result, Sandbox
 
-__all__ = ["CommandRun", "Verification", "run_checks"]
+__all__ = ["CommandRun", "SetupRun", "Verification", "run_checks"]
 
 OUTPUT_TAIL_CHARS: Final = 4000
 # pytest's short summary (on by default since pytest 6: -rfE) names each failing test.
@@ -79,14 +79,64 @@ class CommandRun:
 
 
 @dataclass(frozen=True, slots=True)
+class SetupRun:
+    """The environment setup before the checks: what it installed, from the cache or not, the
+    commands it ran, and, when it failed, the one line that says why."""
+
+    ok: bool
+    cached: bool
+    summary: str
+    source: str = ""
+    runs: tuple[CommandRun, ...] = ()
+    duration_s: float = 0.0
+    error: str = ""
+
+    def line(self) -> str:
+        """One line for a report, a check run or a PR body."""
+        if not self.ok:
+            return f"setup failed: {self.error} (the checks did not run)"
+        if not self.runs and not self.cached:
+            return f"setup: {self.summary}"
+        how = "reused from the cache" if self.cached else f"installed in {self.duration_s:.1f}s"
+        return f"setup: {self.summary}, {how}"
+
+    def as_dict(self) -> dict[str, object]:
+        failed = next((run for run in self.runs if not run.ok), None)
+        return {
+            "ok": self.ok,
+            "cached": self.cached,
+            "installed": self.summary,
+            "source": self.source,
+            "duration_s": round(self.duration_s, 3),
+            "commands": [
+                {
+                    "command": r.command,
+                    "exit_code": r.exit_code,
+                    "duration_s": round(r.duration_s, 3),
+                }
+                for r in self.runs
+            ],
+            "error": self.error,
+            "output_tail": failed.output_tail if failed else "",
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Verification:
     """The commands run, in order; verification stops at the first that fails.
 
     `skipped` are checks that already fail on the base commit: they are no evidence either way.
+    `setup` is the environment setup that ran before them; when it failed, no check ran, and
+    the verification is not ok (a proposal whose checks did not run is never verified).
     """
 
     runs: tuple[CommandRun, ...]
     skipped: tuple[str, ...] = ()
+    setup: SetupRun | None = None
+
+    @property
+    def setup_failed(self) -> bool:
+        return self.setup is not None and not self.setup.ok
 
     @property
     def ok(self) -> bool:
@@ -98,12 +148,17 @@ class Verification:
         return next((run for run in self.runs if not run.ok), None)
 
     def summary(self) -> str:
-        """One line per command."""
-        lines = [run.describe() for run in self.runs]
+        """One line per command, after the setup's."""
+        lines = [self.setup.line()] if self.setup is not None else []
+        if self.setup_failed:
+            return lines[0]
+        lines += [run.describe() for run in self.runs]
         if self.skipped:
             listed = ", ".join(f"`{c}`" for c in self.skipped)
             lines.append(f"already failing on the base commit, so no evidence: {listed}")
-        return "\n".join(lines) or "no verification command is configured or detected"
+        if not self.runs and not self.skipped:
+            lines.append("no verification command is configured or detected")
+        return "\n".join(lines)
 
 
 async def run_checks(

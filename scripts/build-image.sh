@@ -19,7 +19,7 @@ name=${IMAGE_NAME:-ambient}
 suite=${DEBIAN_SUITE:-bookworm}
 # python3-venv builds the virtualenv in the build stage; the rest is what the runtime stage of the
 # Dockerfile would otherwise install with apt (SYSTEM_PACKAGES there).
-base_packages=python3,python3-venv,git,ca-certificates,tini,bubblewrap
+base_packages=python3,python3-venv,git,ca-certificates,tini,bubblewrap,tinyproxy,socat
 
 choose_pip "$project"
 build_workdir build-image.sh

@@ -13,6 +13,11 @@ command -v curl >/dev/null || need+=(curl)
 command -v wrk >/dev/null || need+=(wrk)
 command -v patch >/dev/null || need+=(patch)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+# Environment setup: the allowlisting proxy and its relay; the bwrap sandbox's python3 and venv.
+command -v tinyproxy >/dev/null || need+=(tinyproxy)
+command -v socat >/dev/null || need+=(socat)
+[ -x /usr/bin/python3 ] || need+=(python3)
+/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing system packages: ${need[*]}"

@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.ingress",
     "tests.fixtures.sandbox",
+    "tests.fixtures.setup_repo",
     "tests.fixtures.github_sim",
     "tests.fixtures.llm_sim",
     "tests.fixtures.flow_deps",

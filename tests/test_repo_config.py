@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -245,12 +246,113 @@ def test_a_wrong_key_takes_its_default_and_the_rest_still_applies() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "problem", "kept"),
+    [
+        (
+            "verify:\n  comands: [make check]\n  allow: ['tox( .*)?']\n  allow_unverified: true\n",
+            "verify.comands: unknown key; did you mean commands?",
+            lambda c: (
+                (c.verify.commands, c.verify.allow, c.verify.allow_unverified)
+                == ((), ("tox( .*)?",), True)
+            ),
+        ),
+        (
+            "verify:\n  commands: 3\n  allow_unverified: true\n",
+            "verify.commands: must be a list of non-empty strings",
+            lambda c: (c.verify.commands, c.verify.allow_unverified) == ((), True),
+        ),
+        (
+            "sweep:\n  shedule: daily\n  max_prs: 1\n",
+            "sweep.shedule: unknown key; did you mean schedule?",
+            lambda c: (c.sweep.schedule, c.sweep.max_prs) == ("weekly", 1),
+        ),
+        (
+            "risk:\n  high_line: 3\n  max_files: 2\n",
+            "risk.high_line: unknown key; did you mean high_lines?",
+            lambda c: (c.risk.high_lines, c.risk.max_files) == (RiskRules().high_lines, 2),
+        ),
+        (
+            "paths:\n  ignores: [vendor/]\nprotected_owners: ['@acme/sec']\n",
+            "paths.ignores: unknown key; did you mean ignore?",
+            lambda c: (c.paths.ignore, c.protected_owners) == ((), ("@acme/sec",)),
+        ),
+        (
+            "agents:\n  enabled: [security, tests]\n  securty: {max_proposals: 1}\n"
+            "  tests: {max_proposals: 2}\n",
+            "agents.securty: names 'securty', which is not a specialist",
+            lambda c: (
+                c.specialists.enabled == ("security", "tests")
+                and c.specialists.tuning["tests"].max_proposals == 2
+            ),
+        ),
+        (
+            # The agent's own name for a specialist: its key is named, and only it is dropped.
+            "agents:\n  enabled: [security, tests]\n  SecurityGuardian: {max_proposal: 1}\n"
+            "  tests: {max_proposals: 2}\n",
+            "agents.SecurityGuardian.max_proposal: extra inputs are not permitted (line 3)",
+            lambda c: (
+                c.specialists.enabled == ("security", "tests")
+                and c.specialists.tuning["tests"].max_proposals == 2
+            ),
+        ),
+        (
+            "ci_autofix:\n  branches: [main]\n  branches: [dev]\n  attempts_per_sha: 3\n",
+            "ci_autofix.branches: is also given on line 3; all are ignored (line 2)",
+            lambda c: (c.ci_autofix.branches, c.ci_autofix.attempts_per_sha) == (("*",), 3),
+        ),
+        (
+            "verify:\n  2: [x]\n  commands: [make check]\n",
+            "verify.2: keys should be strings (line 2)",
+            lambda c: c.verify.commands == ("make check",),
+        ),
+    ],
+)
+def test_one_wrong_key_is_reported_and_the_rest_of_its_section_applies(
+    text: str, problem: str, kept: Callable[[RepoConfig], bool]
+) -> None:
+    outcome = parse_repo_config(text + "draft_prs: true\nlimits: {max_open_prs: 2}\n", SOURCE)
+    assert len(outcome.problems) == 1, outcome.problems
+    assert outcome.problems[0].startswith(f"{SOURCE}: {problem}")
+    assert kept(outcome.config)
+    assert (outcome.config.draft_prs, outcome.config.limits.max_open_prs) == (True, 2)
+
+
+def test_every_problem_is_reported_in_the_order_of_the_file() -> None:
+    text = (
+        "verify:\n  comands: [make check]\n  allow_unverified: true\n"
+        "paths:\n  ignore: [vendor/]\n"
+        "risk: {high_lines: 0, max_files: 4}\n"
+        "draft_prs: true\n"
+        "draft_prs: false\n"
+    )
+    outcome = parse_repo_config(text, SOURCE)
+    assert [(p.key, p.line) for p in outcome.details] == [
+        ("verify.comands", 2),
+        ("risk.high_lines", 6),
+        ("draft_prs", 7),
+    ]
+    assert (
+        outcome.problems[2]
+        == f"{SOURCE}: draft_prs: is also given on line 8; all are ignored (line 7)"
+    )
+    assert all("\n" not in p for p in outcome.problems)
+    config = outcome.config
+    assert (config.verify.allow_unverified, config.paths.ignore) == (True, ("vendor/",))
+    assert (config.risk.high_lines, config.risk.max_files) == (RiskRules().high_lines, 4)
+    assert config.draft_prs is False
+
+
+def test_three_typos_are_three_problems() -> None:
+    text = "verify: {comands: [x]}\nsweep: {shedule: daily}\nrisk: {high_line: 3}\n"
+    keys = [p.key for p in parse_repo_config(text, SOURCE).details]
+    assert keys == ["verify.comands", "sweep.shedule", "risk.high_line"]
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("verify: {commands: [pytest\n", "line 2: not valid YAML: expected ',' or ']'"),
         ("a: 1\n  b: 2\n", "line 2: not valid YAML: mapping values are not allowed here"),
-        ("draft_prs: true\n\ndraft_prs: false\n", "line 3: draft_prs is given twice"),
-        ("limits:\n  max_open_prs: 1\n  max_open_prs: 2\n", "line 3: limits.max_open_prs is given"),
         ("a: 1\n---\nb: 2\n", "line 2: not valid YAML: but found another document"),
         ("x: !!python/object:os.system {}", "line 1: not valid YAML: could not determine a"),
         ("- verify\n- paths\n", "must be a mapping of keys such as verify and paths, not a list"),
@@ -472,7 +574,7 @@ def test_config_check_ok_and_problems(tmp_path: Path) -> None:
     assert done.stdout.splitlines() == [
         f"{bad}: limits.max_open_prs: must be at least 1 (line 1)",
         f"{bad}: draft_prs: must be true or false (line 2)",
-        f"{bad}: x: unknown key (known here: agents, verify, paths, protected_owners, "
+        f"{bad}: x: unknown key (known here: agents, verify, setup, paths, protected_owners, "
         "allow_workflow_changes, ci_autofix, sweep, limits, risk, push_to_pr_branch, "
         "draft_prs) (line 3)",
     ]

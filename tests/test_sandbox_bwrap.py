@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import Command, CommandRefused, Limits, SandboxBackendFailed, SandboxUnavailable
-from sandbox.bwrap import SCRATCH_PREFIX, BwrapSandbox, default_toolchain, reap_scratch
+from sandbox.bwrap import SCRATCH_PREFIX, BwrapSandbox, reap_scratch
 from tests.fixtures.sandbox import ANYTHING, host_processes, require_backend
 from tests.support import require_part
 
@@ -31,11 +31,11 @@ async def test_only_system_directories_toolchain_and_workspace_are_visible(
         top = await sandbox.run(Command(("ls", "-A", "/")))
         etc = await sandbox.run(Command(("ls", "-A", "/etc")))
         home = await sandbox.run(Command(("ls", "-A", str(Path.home()))))
-    toolchain_tops = {p.parts[1] for p in default_toolchain()}
     system = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "proc", "dev"}
     visible = set(top.stdout.split())
-    assert visible <= system | {"tmp", "workspace"} | toolchain_tops
-    assert {"var", "opt", "srv", "mnt", "run"}.isdisjoint(visible)
+    # /opt holds the checks' toolchain alone, at /opt/toolchain as in the Docker image.
+    assert visible <= system | {"tmp", "workspace", "opt"}
+    assert {"var", "srv", "mnt", "run"}.isdisjoint(visible)
     assert set(etc.stdout.split()) <= {
         "passwd",
         "group",
@@ -45,12 +45,27 @@ async def test_only_system_directories_toolchain_and_workspace_are_visible(
         "alternatives",
         "localtime",
     }
-    toolchain_entries = {
-        p.relative_to(Path.home()).parts[0]
-        for p in default_toolchain()
-        if p.is_relative_to(Path.home())
-    }
-    assert set(home.stdout.split()) == toolchain_entries
+    # Nothing of the home directory: not Ambient's virtualenv, nor the interpreter under it.
+    assert home.exit_code != 0
+    assert home.stdout == ""
+
+
+async def test_the_checks_toolchain_is_the_images_not_ambients_own(
+    sandbox_workspace: Path,
+) -> None:
+    async with await BwrapSandbox.open(sandbox_workspace, policy=ANYTHING) as sandbox:
+        which = await sandbox.run(
+            Command(("sh", "-c", "for t in python pytest ruff mypy uv; do command -v $t; done"))
+        )
+        plugins = await sandbox.run(
+            Command(
+                ("python", "-c", "import importlib.util as u; print(u.find_spec('pytest_asyncio'))")
+            )
+        )
+    assert which.stdout.split() == [f"/opt/toolchain/bin/{tool}" for tool in
+                                    ("python", "pytest", "ruff", "mypy", "uv")]  # fmt: skip
+    assert plugins.stdout.strip() == "None"
+    assert str(Path(sys.prefix).resolve()) not in which.stdout
 
 
 async def test_files_written_inside_belong_to_the_host_user(sandbox_workspace: Path) -> None:
@@ -178,7 +193,7 @@ async def test_a_toolchain_under_the_hosts_tmp_is_not_hidden_by_the_private_tmp(
     script.chmod(0o755)
     assert tool.is_relative_to("/tmp")
     async with await BwrapSandbox.open(
-        sandbox_workspace, policy=ANYTHING, toolchain=(tool, *default_toolchain())
+        sandbox_workspace, policy=ANYTHING, toolchain=(tool,)
     ) as sandbox:
         result = await sandbox.run(Command(("hello-tool",)))
     assert result.stdout.strip() == "from the toolchain"

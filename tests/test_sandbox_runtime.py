@@ -217,7 +217,7 @@ async def test_the_github_sweep_requires_runsc_when_told(
 ) -> None:
     await _without_runsc()
     installation, _ = _repository(github_sim, tmp_path, "sweep")
-    request = SweepRequest("sweep:runsc", installation, OWNER, "sweep", trigger="comment")
+    request = SweepRequest("sweep:runsc", installation, OWNER, "sweep", trigger="cron")
     with pytest.raises(SandboxUnavailable) as error:
         await sweep_repository(_requiring_runsc(flow_deps), request)
     assert str(error.value) == NO_RUNSC

@@ -38,6 +38,7 @@ from bot.telemetry import JsonFormatter
 from handlers.comment import JOBS
 from sandbox import start_sandbox
 from sandbox.dockercli import docker, docker_argv
+from sandbox.egress import EgressProxy, endpoints
 from tests.fixtures.llm_sim import LLMSim
 from tests.fixtures.sandbox import require_backend
 from tests.sim.github import new_private_key
@@ -280,4 +281,11 @@ async def test_sandbox_image_missing(tmp_path: Path) -> None:
     require_backend("docker")
     with pytest.raises(AmbientError) as info:
         await start_sandbox("docker", tmp_path, image="ambient-sandbox:missing")
+    quoted(str(info.value))
+
+
+async def test_setup_proxy_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(AmbientError) as info:
+        await EgressProxy.start(endpoints(["pypi.org"]))
     quoted(str(info.value))

@@ -21,7 +21,16 @@ from bot.cli.env import fail
 from bot.config import Settings, load_settings
 from bot.errors import AmbientError
 from bot.flows import LocalRun, local_fix, local_sweep
-from bot.pipeline import PipelineConfig, Report, render_json, render_terminal
+from bot.pipeline import (
+    Environments,
+    PipelineConfig,
+    Report,
+    SetupChoice,
+    SetupOptions,
+    render_json,
+    render_terminal,
+)
+from bot.repo_config import load_repo_config_file
 from sandbox import SandboxKind
 
 __all__ = ["fix", "sweep", "watch"]
@@ -58,8 +67,29 @@ def prepare(path: str, sandbox: str | None) -> tuple[Settings, LocalRun]:
     target = Path(path).resolve()
     if not (target / ".git").exists():
         fail(f"{target} is not a git checkout (no .git)")
-    config = PipelineConfig.from_settings(settings, sandbox=_sandbox(sandbox, settings))
+    wanted = load_repo_config_file(target).config.setup
+    on = settings.setup == "auto"
+    environments = Environments(SetupOptions.from_settings(settings)) if on else None
+    setup = SetupChoice(environments, f"local:{target}", tuple(wanted.commands), wanted.python)
+    config = PipelineConfig.from_settings(
+        settings, sandbox=_sandbox(sandbox, settings), setup=setup
+    )
     return settings, LocalRun(target, settings.workspace_root, config, _model(settings))
+
+
+def closing(
+    run: LocalRun, action: Callable[[], Coroutine[Any, Any, T]]
+) -> Callable[[], Coroutine[Any, Any, T]]:
+    """`action`, then the run's setup proxy stopped, whatever happened."""
+
+    async def main() -> T:
+        try:
+            return await action()
+        finally:
+            if run.config.setup.environments is not None:
+                await run.config.setup.environments.close()
+
+    return main
 
 
 def execute(action: Callable[[], Coroutine[Any, Any, T]], status: str, quiet: bool) -> T:
@@ -94,7 +124,9 @@ def sweep(path: str, agents: str, sandbox: str | None, as_json: bool) -> None:
         specialists = read_config({"enabled": names} if names else None)
     except AmbientError as exc:
         fail(str(exc))
-    report = execute(lambda: local_sweep(run, agents=specialists), "sweeping…", as_json)
+    report = execute(
+        closing(run, lambda: local_sweep(run, agents=specialists)), "sweeping…", as_json
+    )
     show(report, as_json)
 
 
@@ -113,7 +145,9 @@ def fix(path: str, task: str, log_file: str | None, sandbox: str | None, as_json
     if model is None:
         fail("fix needs a model: set AMBIENT_LLM_BASE_URL and AMBIENT_LLM_MODEL")
     log = Path(log_file).read_text(errors="replace") if log_file else ""
-    report = execute(lambda: local_fix(run, model, FixTask(task, log)), "fixing…", as_json)
+    report = execute(
+        closing(run, lambda: local_fix(run, model, FixTask(task, log))), "fixing…", as_json
+    )
     show(report, as_json)
     if report.outcomes and report.outcomes[0].fate == "failed":
         sys.exit(1)
@@ -131,7 +165,11 @@ def watch(path: str, debounce: float, interval: float, sandbox: str | None) -> N
     _, run = prepare(path, sandbox)
     console = Console()
     try:
-        asyncio.run(watch_checkout(run, console, debounce_s=debounce, interval_s=interval))
+        asyncio.run(
+            closing(
+                run, lambda: watch_checkout(run, console, debounce_s=debounce, interval_s=interval)
+            )()
+        )
     except KeyboardInterrupt:
         console.print("stopped")
     except AmbientError as exc:

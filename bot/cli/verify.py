@@ -1,7 +1,9 @@
-"""`ambient verify PATH`: run a repository's checks in a sandbox and report each result.
+"""`ambient verify PATH`: set up the repository's environment, run its checks in a sandbox,
+and report each result.
 
 Exit status 0 when every command passed, 1 when one failed, 2 when nothing could run (a refused
-command, a missing sandbox, a bad config); errors are one line, never a traceback.
+command, a missing sandbox, a bad config, a failed setup); errors are one line, never a
+traceback.
 Also runnable alone: `python -m bot.cli.verify PATH`.
 """
 
@@ -16,9 +18,18 @@ import click
 
 from bot.config import load_settings
 from bot.errors import AmbientError, ConfigError
-from bot.pipeline import CONFIG_PATH, read_checks
-from sandbox import CommandPolicy, Result, SandboxKind, open_sandbox
+from bot.pipeline import (
+    CONFIG_PATH,
+    Environments,
+    PipelineConfig,
+    SetupChoice,
+    SetupOptions,
+    read_checks,
+)
+from bot.repo_config import load_repo_config_file
+from sandbox import CommandPolicy, Result, SandboxKind
 from sandbox.base import Command
+from sandbox.verify import SetupRun
 
 __all__ = ["verify"]
 
@@ -42,6 +53,11 @@ _TAIL_LINES: Final = 30
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True)
+@click.option(
+    "--setup/--no-setup",
+    default=None,
+    help="Install the project and its test dependencies first (cached); default: AMBIENT_SETUP.",
+)
 @click.pass_context
 def verify(
     ctx: click.Context,
@@ -50,6 +66,7 @@ def verify(
     lines: tuple[str, ...],
     as_json: bool,
     timeout_s: float,
+    setup: bool | None,
 ) -> None:
     """Run the checks of the repository at PATH in a sandbox; exit 0 only if all passed."""
     try:
@@ -65,32 +82,57 @@ def verify(
         policy = CommandPolicy().extended(checks.allow, CONFIG_PATH)
         for command in commands:
             policy.check(command.argv)
-        results = asyncio.run(
-            _run_all(
-                chosen, path, commands, policy, settings.sandbox_image, settings.sandbox_runtime
-            )
+        wanted = load_repo_config_file(path).config.setup
+        wanted_setup = settings.setup == "auto" if setup is None else setup
+        environments = Environments(SetupOptions.from_settings(settings)) if wanted_setup else None
+        choice = SetupChoice(
+            environments, f"local:{path.resolve()}", tuple(wanted.commands), wanted.python
         )
+        config = PipelineConfig.from_settings(settings, sandbox=chosen, setup=choice)
+        ran, results = asyncio.run(_run_all(config, path, commands, policy))
     except (AmbientError, ValueError) as exc:
         click.echo(f"ambient verify: {exc}", err=True)
         ctx.exit(2)
-    passed = all(r.ok for r in results)
+    passed = bool(results) and all(r.ok for r in results)
     if as_json:
-        click.echo(json.dumps(_document(chosen, path, commands, results, passed), indent=2))
-    else:
+        document = _document(chosen, path, commands, results, passed)
+        click.echo(json.dumps({**document, "setup": ran.as_dict() if ran else None}, indent=2))
+    elif ran is not None and (ran.runs or ran.cached or not ran.ok):
+        click.echo(ran.line())
+    if ran is not None and not ran.ok:
+        if not as_json:
+            _print_tail(ran)
+        ctx.exit(2)
+    if not as_json:
         _print_human(chosen, commands, results)
     ctx.exit(0 if passed else 1)
 
 
 async def _run_all(
-    kind: SandboxKind,
-    path: Path,
-    commands: list[Command],
-    policy: CommandPolicy,
-    image: str,
-    runtime: str,
-) -> list[Result]:
-    async with open_sandbox(kind, path, policy=policy, image=image, runtime=runtime) as sandbox:
-        return [await sandbox.run(command) for command in commands]
+    config: PipelineConfig, path: Path, commands: list[Command], policy: CommandPolicy
+) -> tuple[SetupRun | None, list[Result]]:
+    environments = config.setup.environments
+    prepared = None
+    try:
+        prepared = await config.set_up(path)
+        if prepared is not None and not prepared.run.ok:
+            return prepared.run, []
+        provision = prepared.provision if prepared else None
+        async with config.sandbox_on(path, policy, provision) as sandbox:
+            results = [await sandbox.run(command) for command in commands]
+        return (prepared.run if prepared else None), results
+    finally:
+        if prepared is not None:
+            prepared.release()
+        if environments is not None:
+            await environments.close()
+
+
+def _print_tail(ran: SetupRun) -> None:
+    failed = next((r for r in ran.runs if not r.ok), None)
+    if failed is not None:
+        for line in failed.output_tail.rstrip().splitlines()[-_TAIL_LINES:]:
+            click.echo(f"  | {line}")
 
 
 def _verdict(result: Result) -> str:
@@ -136,7 +178,7 @@ def _document(
                 "stdout": result.stdout,
                 "stderr": result.stderr,
             }
-            for command, result in zip(commands, results, strict=True)
+            for command, result in zip(commands[: len(results)], results, strict=True)
         ],
     }
 

@@ -19,6 +19,7 @@ from bot.errors import SandboxError
 from bot.events import MAX_TRIES, deserialize, serialize
 from bot.git import reap_stale
 from bot.github import GitHubApp
+from bot.pipeline import Environments, SetupOptions
 from handlers import JOBS
 from handlers.redelivery import redeliver_failed
 from handlers.sweep import scheduled_sweep
@@ -77,6 +78,9 @@ async def on_startup(ctx: dict[str, Any]) -> None:
         redis=ctx["redis"],
         github=_github_app(settings, ctx["redis"]),
         model=OpenAIModel.from_settings(settings) if _has_model(settings) else None,
+        environments=(
+            Environments(SetupOptions.from_settings(settings)) if settings.setup == "auto" else None
+        ),
     )
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
@@ -108,6 +112,8 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
         await deps.github.aclose()
     if isinstance(deps.model, OpenAIModel):
         await deps.model.aclose()
+    if deps.environments is not None:
+        await deps.environments.close()
 
 
 class WorkerSettings:

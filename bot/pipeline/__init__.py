@@ -4,13 +4,15 @@ then hand it to a publisher; with the checks that verify a repository and the ru
 
 from __future__ import annotations
 
-from bot.pipeline.checks import CONFIG_PATH, read_checks
+from bot.pipeline.checks import CONFIG_PATH, detected_checks, read_checks
+from bot.pipeline.environment import Environments, Prepared, SetupOptions
 from bot.pipeline.gates import Timings, gate_options, pass_gates
 from bot.pipeline.process import (
     Outcome,
     PipelineConfig,
     Publication,
     Report,
+    SetupChoice,
     checked,
     checks_for,
     finish,
@@ -21,13 +23,18 @@ from bot.pipeline.view import render_json, render_terminal
 
 __all__ = [
     "CONFIG_PATH",
+    "Environments",
     "Outcome",
     "PipelineConfig",
+    "Prepared",
     "Publication",
     "Report",
+    "SetupChoice",
+    "SetupOptions",
     "Timings",
     "checked",
     "checks_for",
+    "detected_checks",
     "finish",
     "gate_options",
     "pass_gates",

@@ -23,7 +23,7 @@ from bot.errors import ConfigError
 from bot.repo_config import CONFIG_PATHS, Problem, load_repo_config_file
 from sandbox.base import Command
 
-__all__ = ["CONFIG_PATH", "RepoChecks", "read_checks"]
+__all__ = ["CONFIG_PATH", "RepoChecks", "detected_checks", "read_checks"]
 
 CONFIG_PATH: Final = CONFIG_PATHS[0]
 _PYTHON_MARKERS: Final = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini")
@@ -56,14 +56,15 @@ def read_checks(root: Path) -> RepoChecks:
     verify = outcome.config.verify
     if verify.commands:
         return RepoChecks(verify.commands, verify.allow, outcome.source or CONFIG_PATH)
-    return RepoChecks(_guessed(root), verify.allow, "detected")
+    return RepoChecks(detected_checks(root), verify.allow, "detected")
 
 
 def _about_verify(problem: Problem) -> bool:
     return problem.key in ("", "verify") or problem.key.startswith("verify.")
 
 
-def _guessed(root: Path) -> tuple[str, ...]:
+def detected_checks(root: Path) -> tuple[str, ...]:
+    """The checks the files at `root` suggest; no config file is read."""
     makefile = root / "Makefile"
     if makefile.is_file() and re.search(r"(?m)^test\s*:", makefile.read_text(errors="replace")):
         return ("make test",)

@@ -37,6 +37,7 @@ Fate = Literal[
     "blocked-path",
     "blocked-secret",
     "failed-verification",
+    "setup-failed",
     "rejected",
     "superseded",
     "failed",
@@ -126,6 +127,12 @@ async def pass_gates(
     if verification is None:
         raise ValueError("pass_gates has nothing to verify with")
     unverified = not verification.ok
+    if verification.setup_failed and not options.allow_unverified:
+        # Not a failed check: nothing was checked. Say why, and never call it verified.
+        return Gated(
+            proposal, "setup-failed", verification.summary(), diff, scan=scan,
+            verification=verification,
+        )  # fmt: skip
     if unverified and not options.allow_unverified:
         failed = verification.failed
         said = failed.describe() if failed else verification.summary()

@@ -19,10 +19,21 @@ from prometheus_client import Counter
 
 from agents.proposal import Proposal
 from bot.config import Settings
+from bot.errors import SetupFailed
 from bot.git import Workspace, run_git
 from bot.pipeline.checks import read_checks
+from bot.pipeline.environment import Environments, Prepared
 from bot.pipeline.gates import Fate, Gated, GateOptions, Timings, pass_gates
-from sandbox import Command, CommandPolicy, Sandbox, SandboxKind, open_sandbox
+from bot.pipeline.setup_plan import plan_setup
+from sandbox import (
+    Command,
+    CommandPolicy,
+    Provision,
+    Sandbox,
+    SandboxKind,
+    open_sandbox,
+    sandbox_identity,
+)
 from sandbox.policy import DEFAULT_PATTERNS
 from sandbox.verify import Verification, run_checks
 
@@ -33,6 +44,7 @@ __all__ = [
     "PipelineConfig",
     "Publisher",
     "Report",
+    "SetupChoice",
     "artifacts_discarded",
     "checked",
     "checks_for",
@@ -76,16 +88,32 @@ class Publisher(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class SetupChoice:
+    """How a repository's environment is set up: by `environments` (None: no setup stage),
+    for the repository `scope` names, with its config's `setup.commands` and `setup.python`."""
+
+    environments: Environments | None = None
+    scope: str = ""
+    commands: tuple[str, ...] = ()
+    python: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineConfig:
-    """How one run verifies and gates: sandbox backend, checks, gates, parallelism."""
+    """How one run verifies and gates: sandbox backend, checks, setup, gates, parallelism."""
 
     sandbox: SandboxKind = "docker"
     image: str = "ambient-sandbox:latest"
     checks: tuple[str, ...] | None = None
+    #: The command patterns the checks need. Set (with `checks`), the worktree's own config is
+    #: never read, so a proposal cannot choose what verifies it; None: read from the checkout.
+    allow: tuple[str, ...] | None = None
     gates: GateOptions = field(default_factory=GateOptions)
     parallel: int = 2
     command_timeout_s: float = 600.0
     runtime: str = "auto"
+    setup: SetupChoice = field(default_factory=SetupChoice)
+    cache_dir: Path | None = None
 
     @classmethod
     def from_settings(
@@ -94,24 +122,79 @@ class PipelineConfig:
         *,
         sandbox: SandboxKind | None = None,
         checks: tuple[str, ...] | None = None,
+        allow: tuple[str, ...] | None = None,
         gates: GateOptions | None = None,
+        setup: SetupChoice | None = None,
     ) -> PipelineConfig:
         """The sandbox backend, image and runtime of `settings` (`sandbox` overrides the
-        backend), with the repository's `checks` and `gates`."""
+        backend), with the repository's `checks`, their `allow` patterns and `gates`."""
         return cls(
             sandbox=sandbox or settings.sandbox,
             image=settings.sandbox_image,
             checks=checks,
+            allow=allow,
             gates=GateOptions() if gates is None else gates,
             runtime=settings.sandbox_runtime,
+            setup=setup or SetupChoice(),
+            cache_dir=settings.cache_dir,
         )
 
     def sandbox_on(
-        self, worktree: Path, policy: CommandPolicy | None = None
+        self,
+        worktree: Path,
+        policy: CommandPolicy | None = None,
+        provision: Provision | None = None,
     ) -> AbstractAsyncContextManager[Sandbox]:
         """A sandbox of this backend, image and runtime over `worktree`, for `async with`."""
         return open_sandbox(
-            self.sandbox, worktree, policy=policy, image=self.image, runtime=self.runtime
+            self.sandbox,
+            worktree,
+            policy=policy,
+            image=self.image,
+            runtime=self.runtime,
+            provision=provision,
+            cache_dir=self.cache_dir,
+        )
+
+    @asynccontextmanager
+    async def checks_on(
+        self, worktree: Path, policy: CommandPolicy | None = None
+    ) -> AsyncIterator[Sandbox]:
+        """A sandbox for the checks of `worktree`, its environment set up first.
+
+        Raises `SetupFailed` (one line) when the environment cannot be set up: the checks
+        would only fail at import, and a failed setup is never reported as a failed check."""
+        prepared = await self.set_up(worktree)
+        try:
+            if prepared is not None and not prepared.run.ok:
+                raise SetupFailed(prepared.run.line())
+            provision = prepared.provision if prepared else None
+            async with self.sandbox_on(worktree, policy, provision) as box:
+                yield box
+        finally:
+            if prepared is not None:
+                prepared.release()
+
+    async def set_up(self, worktree: Path) -> Prepared | None:
+        """The environment of `worktree`, from the cache or built now; None when this run has
+        no setup stage. Release the result when the checks are done."""
+        choice = self.setup
+        if choice.environments is None:
+            return None
+        described = await run_git(["describe", "--tags", "--abbrev=0"], worktree, check=False)
+        plan = plan_setup(
+            worktree,
+            commands=choice.commands,
+            python=choice.python,
+            last_tag=described.text.strip() if described.returncode == 0 else "",
+        )
+        return await choice.environments.prepare(
+            worktree,
+            plan,
+            scope=choice.scope,
+            kind=self.sandbox,
+            identity=await sandbox_identity(self.sandbox, self.image),
+            open_box=self.sandbox_on,
         )
 
 
@@ -161,17 +244,24 @@ class Report:
 @dataclass(frozen=True, slots=True)
 class Baseline:
     """What already fails on the base commit: whole checks (no evidence either way), and the
-    tests of pytest checks (failing again, they are no evidence against a proposal)."""
+    tests of pytest checks (failing again, they are no evidence against a proposal).
+    `setup_failed` when the base commit's environment could not be set up: then no check ran
+    there, and nothing is known to fail."""
 
     skip: frozenset[str] = frozenset()
     known_failures: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    setup_failed: bool = False
 
 
 def checks_for(config: PipelineConfig, worktree: Path) -> tuple[list[Command], CommandPolicy]:
     """The checks that verify `worktree` (configured, or detected) and the policy admitting them."""
-    checks = read_checks(worktree)
-    lines = config.checks if config.checks is not None else checks.commands
-    policy = CommandPolicy((*DEFAULT_PATTERNS, *checks.allow), "repository")
+    if config.checks is not None and config.allow is not None:
+        lines, allow = config.checks, config.allow
+    else:
+        checks = read_checks(worktree)
+        lines = config.checks if config.checks is not None else checks.commands
+        allow = checks.allow
+    policy = CommandPolicy((*DEFAULT_PATTERNS, *allow), "repository")
     return [Command.parse(line, timeout_s=config.command_timeout_s) for line in lines], policy
 
 
@@ -201,12 +291,20 @@ async def verifier(config: PipelineConfig, worktree: Path, baseline: Baseline) -
     skipped = tuple(str(c) for c in commands if str(c) in baseline.skip)
     if not wanted:
         return Verification((), skipped)
-    async with (
-        artifacts_discarded(worktree),
-        config.sandbox_on(worktree, policy) as box,
-    ):
-        verification = await run_checks(box, wanted, baseline.known_failures)
-    return Verification(verification.runs, skipped)
+    prepared = await config.set_up(worktree)
+    try:
+        setup = prepared.run if prepared else None
+        if prepared is not None and not prepared.run.ok:
+            return Verification((), skipped, setup)
+        async with (
+            artifacts_discarded(worktree),
+            config.sandbox_on(worktree, policy, prepared.provision if prepared else None) as box,
+        ):
+            verification = await run_checks(box, wanted, baseline.known_failures)
+        return Verification(verification.runs, skipped, setup)
+    finally:
+        if prepared is not None:
+            prepared.release()
 
 
 async def failing_on_base(
@@ -217,9 +315,14 @@ async def failing_on_base(
     started = time.monotonic()
     skip: set[str] = set()
     known: dict[str, frozenset[str]] = {}
+    prepared: Prepared | None = None
     try:
         commands, policy = checks_for(config, worktree)
-        async with config.sandbox_on(worktree, policy) as box:
+        prepared = await config.set_up(worktree) if commands else None
+        if prepared is not None and not prepared.run.ok:
+            return Baseline(setup_failed=True)
+        provision = prepared.provision if prepared else None
+        async with config.sandbox_on(worktree, policy, provision) as box:
             for command in commands:
                 (run,) = (await run_checks(box, [command])).runs
                 if run.ok:
@@ -230,6 +333,8 @@ async def failing_on_base(
                     skip.add(str(command))
         return Baseline(frozenset(skip), known)
     finally:
+        if prepared is not None:
+            prepared.release()
         timings.add("baseline", started)
         await workspace.remove_worktree(worktree)
 

@@ -28,7 +28,7 @@ from bot.repo_config.values import (
     problem,
 )
 
-__all__ = ["CiAutofix", "Limits", "Paths", "RepoConfig", "Risk", "Sweep", "Verify"]
+__all__ = ["CiAutofix", "Limits", "Paths", "RepoConfig", "Risk", "Setup", "Sweep", "Verify"]
 
 _RULES: Final = RiskRules()
 _SECTION: Final = ConfigDict(frozen=True, extra="forbid")
@@ -51,6 +51,26 @@ class Verify(BaseModel):
     allow_unverified: StrictBool = Field(
         default=False,
         description="publish a change whose checks fail; the pull request says so",
+    )
+
+
+class Setup(BaseModel):
+    """`setup`: how the repository's environment is installed before its checks run."""
+
+    model_config = _SECTION
+
+    commands: CommandLines = Field(
+        default=(),
+        description="commands that install the project and its test dependencies into the "
+        "environment (a venv at /opt/env, first on PATH), run in the sandbox with access to the "
+        "package indexes only; empty: detected from the files present (lock files, extras, "
+        "dependency groups, requirement files, tox.ini)",
+    )
+    python: str = Field(
+        default="",
+        pattern=r"^(3\.\d{1,2})?$",
+        description="the Python version of the environment, such as 3.12, among those the "
+        "sandbox image offers; empty: the image's python3",
     )
 
 
@@ -90,7 +110,9 @@ class Sweep(BaseModel):
 
     model_config = _SECTION
 
-    enabled: StrictBool = Field(default=True, description="run the scheduled quality sweep")
+    enabled: StrictBool = Field(
+        default=True, description="run quality sweeps (scheduled, and asked for by comment)"
+    )
     schedule: Literal["daily", "weekly", "monthly"] = Field(
         default="weekly", description="how often: daily, weekly or monthly"
     )
@@ -143,6 +165,7 @@ class RepoConfig(BaseModel):
         "specialist's tuning",
     )
     verify: Verify = Field(default_factory=Verify)
+    setup: Setup = Field(default_factory=Setup)
     paths: Paths = Field(default_factory=Paths)
     protected_owners: Owners = Field(
         default=(),

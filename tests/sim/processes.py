@@ -172,4 +172,6 @@ def ambient_env(
         "AMBIENT_SANDBOX": sandbox,
         "AMBIENT_REDIS_URL": redis_url,
         "AMBIENT_WORKSPACE_ROOT": str(workspaces),
+        # The flows' end-to-end tests reach no package index; setup has its own tests.
+        "AMBIENT_SETUP": "off",
     }

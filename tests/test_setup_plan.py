@@ -1,0 +1,215 @@
+"""What the setup installs, read from a checkout's files (pure: nothing runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from bot.pipeline.setup_plan import CONSTRAINTS_FILE, ENV_TARGET, dependency_files, plan_setup
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(text))
+    return root
+
+
+def _install(plan_steps: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    (step,) = [s for s in plan_steps if s[:3] == ("uv", "pip", "install")]
+    return step[5:]
+
+
+def test_a_src_layout_project_is_installed_editable_with_its_test_extras(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "pyproject.toml": """
+                [project]
+                name = "demo"
+                version = "1"
+                [project.optional-dependencies]
+                Tests = ["freezegun"]
+                docs = ["sphinx"]
+                dev = ["tox"]
+            """,
+            "src/demo/__init__.py": "",
+        },
+    )
+    plan = plan_setup(root)
+    assert plan.steps[0] == ("uv", "venv", "--quiet", "--python", "python3", ENV_TARGET)
+    # dev is left out when a test extra exists: it often needs what the tests do not.
+    assert _install(plan.steps) == ("-e", ".[Tests]")
+    assert plan.summary == "the project (editable) with Tests"
+
+
+def test_the_dev_extra_stands_in_when_there_is_no_test_one(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path, {"pyproject.toml": "[project]\n[project.optional-dependencies]\ndev = ['x']\n"}
+    )
+    plan = plan_setup(root)
+    assert _install(plan.steps) == ("-e", ".[dev]")
+    assert plan.source == "detected"
+
+
+def test_dependency_groups_and_test_requirement_files_join_the_install(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "pyproject.toml": """
+                [build-system]
+                requires = ["flit_core"]
+                [dependency-groups]
+                test = ["pytest"]
+                lint = ["ruff"]
+            """,
+            "requirements/tests.txt": "freezegun\n",
+            "requirements/dev.txt": "-r tests.txt\ntox\n",
+            "requirements/docs.txt": "sphinx\n",
+        },
+    )
+    args = _install(plan_setup(root).steps)
+    assert args == ("-e", ".", "--group", "test", "-r", "requirements/tests.txt")
+
+
+def test_dev_requirements_stand_in_when_no_test_file_exists(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"setup.py": "from setuptools import setup\nsetup()\n",
+                            "requirements-dev.txt": "pytest\n"})  # fmt: skip
+    assert _install(plan_setup(root).steps) == ("-e", ".", "-r", "requirements-dev.txt")
+
+
+def test_extras_of_setup_cfg_and_of_a_literal_setup_py_are_found_without_running_it(
+    tmp_path: Path,
+) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "setup.py": "import sys; sys.exit(1)\nsetup(extras_require={'testing': ['x']})\n",
+            "setup.cfg": "[options.extras_require]\ntest =\n  pytest\n",
+        },
+    )
+    assert _install(plan_setup(root).steps) == ("-e", ".[test,testing]")
+
+
+def test_a_requirements_file_that_installs_the_project_is_the_test_environment(
+    tmp_path: Path,
+) -> None:
+    root = _tree(tmp_path, {"setup.py": "", "requirements.txt": "-e .[http2]\npytest\ntrio\n"})
+    assert _install(plan_setup(root).steps) == ("-e", ".", "-r", "requirements.txt")
+    runtime = _tree(tmp_path / "b", {"setup.py": "", "requirements.txt": "requests==2\n"})
+    assert _install(plan_setup(runtime).steps) == ("-e", ".")
+
+
+def test_a_checkout_without_a_project_installs_its_requirements(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"requirements.txt": "requests\n", "test-requirements.txt": "pytest\n"})
+    args = _install(plan_setup(root).steps)
+    assert args == ("-r", "requirements.txt", "-r", "test-requirements.txt")
+
+
+def test_tox_deps_are_used_when_nothing_else_names_the_test_dependencies(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "setup.py": "",
+            "tox.ini": """
+                [testenv]
+                deps =
+                    pytest>=7
+                    py311: tomli
+                    -r{toxinidir}/reqs.txt
+                    mock  # for the old tests
+                commands = pytest
+            """,
+        },
+    )
+    args = _install(plan_setup(root).steps)
+    assert args == ("-e", ".", "pytest>=7", "-r", "reqs.txt", "mock")
+
+
+def test_uv_lock_is_honoured_exactly_with_uv_sync(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "pyproject.toml": """
+                [project]
+                name = "demo"
+                version = "1"
+                [project.optional-dependencies]
+                test = ["pytest"]
+                [dependency-groups]
+                dev = ["ruff"]
+            """,
+            "uv.lock": "version = 1\n",
+        },
+    )
+    plan = plan_setup(root)
+    assert plan.steps == (
+        ("uv", "sync", "--frozen", "--python", "python3", "--extra", "test", "--group", "dev"),
+    )
+    assert ("UV_PROJECT_ENVIRONMENT", ENV_TARGET) in plan.variables
+    assert plan.source == "uv.lock"
+
+
+@pytest.mark.parametrize("lock", ["poetry.lock", "pdm.lock"])
+def test_poetry_and_pdm_locks_pin_every_version(tmp_path: Path, lock: str) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "pyproject.toml": '[build-system]\nrequires = ["poetry-core"]\n',
+            lock: '[[package]]\nname = "freezer"\nversion = "1.0"\n\n'
+            '[[package]]\nname = "six"\nversion = "1.16.0"\n',
+        },
+    )
+    plan = plan_setup(root)
+    assert plan.constraints == ("freezer==1.0", "six==1.16.0")
+    assert _install(plan.steps)[-2:] == ("-c", CONSTRAINTS_FILE)
+    assert plan.source == f"detected, pinned by {lock}"
+
+
+def test_configured_commands_win_over_detection(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"pyproject.toml": "[project]\nname = 'x'\nversion = '1'\n"})
+    plan = plan_setup(root, commands=["pip install -e '.[all]'"], python="3.12")
+    assert plan.steps == (
+        ("python3.12", "-m", "venv", ENV_TARGET),
+        ("pip", "install", "-e", ".[all]"),
+    )
+    assert plan.source == "setup.commands in .github/ambient.yml"
+
+
+def test_pip_is_the_fallback_installer(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"setup.py": ""})
+    plan = plan_setup(root, installer="pip")
+    assert plan.steps == (
+        ("python3", "-m", "venv", ENV_TARGET),
+        (f"{ENV_TARGET}/bin/python", "-m", "pip", "install", "--no-input", "-e", "."),
+    )
+
+
+def test_a_version_from_git_is_stood_in_for_since_the_setup_copy_has_no_git(
+    tmp_path: Path,
+) -> None:
+    root = _tree(
+        tmp_path,
+        {"pyproject.toml": '[build-system]\nrequires = ["hatchling", "hatch-vcs"]\n'},
+    )
+    assert ("SETUPTOOLS_SCM_PRETEND_VERSION", "0.0.0.dev0") in plan_setup(root).variables
+    tagged = plan_setup(root, last_tag="v26.1.0").variables
+    assert ("SETUPTOOLS_SCM_PRETEND_VERSION", "26.1.0.post0.dev0") in tagged
+
+
+def test_nothing_to_install_is_an_empty_plan(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"README.md": "hi"})
+    plan = plan_setup(root)
+    assert plan.empty
+    assert plan.summary == "nothing to install"
+
+
+def test_the_cache_key_reads_every_dependency_declaring_file(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {"pyproject.toml": "", "requirements/tests.txt": "", "tox.ini": "", "src/x.py": ""},
+    )
+    assert dependency_files(root) == ("pyproject.toml", "requirements/tests.txt", "tox.ini")
