@@ -27,7 +27,7 @@ from bot.github import hidden_marker
 from handlers.commands import parse_command
 from handlers.help_text import help_reply
 
-__all__ = ["JOBS", "fix_pr", "reply_help", "route"]
+__all__ = ["JOBS", "comment_by_bot", "fix_pr", "reply_help", "route"]
 
 log = logging.getLogger("ambient.handlers.comment")
 
@@ -78,7 +78,7 @@ def _fix_request(received: Received) -> FixRequest:
         number=int(spec.option("number") or payload.issue.number),
         comment_id=payload.comment.id,
         commenter=payload.comment.user.login,
-        commenter_is_bot=_is_bot(payload),
+        commenter_is_bot=comment_by_bot(payload),
         instructions=spec.option("instructions"),
     )
 
@@ -98,7 +98,7 @@ async def fix_pr_unfinished(deps: Deps, received: Received, why: str) -> None:
 async def reply_help(deps: Deps, received: Received) -> JobResult:
     """Answer with the commands the App understands (once per comment)."""
     payload = expect(received, IssueCommentPayload)
-    if _is_bot(payload):
+    if comment_by_bot(payload):
         return {"status": "ignored", "reason": "bots get no help replies"}
     if deps.github is None:
         raise ConfigError("AMBIENT_GITHUB_APP_ID and the App's private key are not set")
@@ -130,7 +130,8 @@ def _installation(received: Received, payload: IssueCommentPayload) -> int:
     return installation
 
 
-def _is_bot(payload: IssueCommentPayload) -> bool:
+def comment_by_bot(payload: IssueCommentPayload) -> bool:
+    """Whether a bot wrote the comment: bots never trigger work (DESIGN invariant 5)."""
     user = payload.comment.user
     return user.type == "Bot" or user.login.endswith("[bot]")
 

@@ -35,6 +35,7 @@ from bot.events import (
 )
 from bot.flows import SweepRequest, approve_from_dashboard, sweep_repository
 from bot.publish import DASHBOARD_TITLE
+from handlers.comment import comment_by_bot
 
 __all__ = [
     "DASHBOARD_TITLE",
@@ -137,6 +138,7 @@ def _sweep_request(received: Received) -> SweepRequest:
         date.fromisoformat(day) if day else None,
         requester=asked.comment.user.login if asked else "",
         number=asked.issue.number if asked else 0,
+        requester_is_bot=comment_by_bot(asked) if asked else False,
     )
 
 

@@ -82,11 +82,19 @@ def test_three_failing_suites_on_main_become_one_job_and_one_pr_with_the_analysi
         ]
     )
     _emit_all(github_sim, head, runs)
-    wait_until(lambda: _finished(github_sim), "the CI fix check run", app_processes)
-    (check,) = _ours(github_sim)
-    assert check["conclusion"] == "success", check["output"]
-    (pull,) = github_sim.repo_state(OWNER, NAME)["pulls"]
+    # The failing commit's run ends last, pointing at the evidence on the fix PR's head.
+    (pointer,) = wait_until(
+        lambda: [r for r in _finished(github_sim) if r["head_sha"] == head],
+        "the CI fix check run",
+        app_processes,
+    )
+    assert pointer["conclusion"] == "neutral", pointer["output"]
+    state = github_sim.repo_state(OWNER, NAME)
+    (pull,) = state["pulls"]
     assert (pull["head"], pull["base"]) == (ci_fix_branch("main", head), "main")
+    (check,) = [r for r in _ours(github_sim) if r["head_sha"] != head]
+    assert (check["head_sha"], check["conclusion"]) == (state["branches"][pull["head"]], "success")
+    assert f"the head of #{pull['number']}" in pointer["output"]["summary"]
     body = pull["body"]
     assert "(failed jobs: `tests`, `lint`, `types`)" in body
     assert "## Root cause" in body

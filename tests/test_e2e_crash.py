@@ -108,8 +108,11 @@ def test_a_worker_killed_mid_fix_and_a_new_one_give_exactly_one_fix(
     assert runs
     assert second.poll() is None, app.log()
     state = github_sim.repo_state(OWNER, NAME)
-    (check,) = _ours(github_sim)
-    assert check["conclusion"] == "success", check["output"]
+    # One run on the PR's old head (pointing at the fix) and one holding the evidence on it.
+    tip = state["branches"]["feature"]
+    working, check = _ours(github_sim)
+    assert (working["head_sha"], working["conclusion"]) == (head, "neutral")
+    assert (check["head_sha"], check["conclusion"]) == (tip, "success"), check["output"]
     (reply,) = _replies(github_sim)
     assert "Pushed" in reply["body"]
     assert len(_fix_commits(github_sim, tmp_path, head)) == 1

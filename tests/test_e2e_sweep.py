@@ -111,6 +111,10 @@ def test_a_cron_sweep_opens_low_risk_prs_and_a_dashboard_whose_ticked_box_opens_
             app_processes,
         )
         assert opened == _pulls(github_sim)[HIGH_BRANCH]["number"]
+        # The ticked box's PR says what, why, how it was verified and its risk.
+        approved = _pulls(github_sim)[HIGH_BRANCH]["body"]
+        assert "**Verification** (in the sandbox, no network):" in approved
+        assert "**Risk:** high" in approved
         assert len(github_sim.repo_state(OWNER, NAME)["issues"]) == 1
         # The job claimed this ISO week: the week's later cron runs find it swept.
         claims = [k.decode() for k in client.scan_iter(match="ambient:sweep:*")]
@@ -118,3 +122,26 @@ def test_a_cron_sweep_opens_low_risk_prs_and_a_dashboard_whose_ticked_box_opens_
         assert claims[0].split(":")[-1].split("-W")[1].isdigit()
     finally:
         client.close()
+
+
+def test_a_readers_sweep_comment_gets_one_polite_refusal_and_nothing_runs(
+    github_sim: GitHubSim, llm_sim: LLMSim, app_processes: AppProcesses, tmp_path: Path
+) -> None:
+    setup_repository(github_sim, tmp_path)
+    llm_sim.set_script(sweep_script())
+    number = github_sim.create_issue(OWNER, NAME, "Please sweep", "")
+    body = f"@{github_sim.app.slug} sweep"
+    github_sim.emit(
+        "issue_comment", owner=OWNER, name=NAME, number=number, body=body, user="reader"
+    )
+    bot = github_sim.app.bot_login
+
+    def replies() -> list[dict[str, Any]]:
+        comments = github_sim.repo_state(OWNER, NAME)["comments"]
+        return [c for c in comments if c["user"] == bot]
+
+    (reply,) = wait_until(replies, "the refusal", app_processes, 60)
+    assert reply["body"].startswith("Sorry @reader, only people with write")
+    assert llm_sim.requests() == []
+    assert _pulls(github_sim) == {}
+    assert not [r for r in github_sim.requests() if r["path"].startswith("/git/")]

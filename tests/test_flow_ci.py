@@ -24,7 +24,8 @@ from bot.flows.ci import (
     report_ci_unfinished,
 )
 from bot.github.values import JobLog
-from bot.publish.ci_report import Diagnosis, ci_fix_branch, pull_body, tried_text
+from bot.publish.ci_report import Diagnosis, ci_fix_branch, pull_body
+from bot.publish.report import tried_text
 from sandbox.verify import CommandRun, Verification
 from tests.fixtures.llm_sim import LLMSim
 from tests.sim.github_client import GitHubSim
@@ -148,7 +149,17 @@ async def test_three_failed_suites_become_one_pr_with_the_analysis(
     fixed = github_sim.read_file(OWNER, NAME, state["branches"][pull["head"]], "inventory.py")
     assert fixed is not None
     assert b"if items else 0.0" in fixed
-    assert [r["conclusion"] for r in _ours(github_sim)] == ["success", "success"]
+    # The evidence is on the fix PR's head; the failing commit's runs point at it. The second
+    # attempt finds that commit's evidence and makes no second run on it.
+    fix_head = state["branches"][pull["head"]]
+    runs = _ours(github_sim)
+    assert [(r["head_sha"], r["conclusion"]) for r in runs] == [
+        (request.head_sha, "neutral"),
+        (fix_head, "success"),
+        (request.head_sha, "neutral"),
+    ]
+    assert "**Verification** (in the sandbox, no network):" in runs[1]["output"]["summary"]
+    assert f"{fix_head[:7]}, the head of #{pull['number']}" in runs[0]["output"]["summary"]
 
 
 @pytest.mark.bwrap
@@ -215,3 +226,42 @@ async def test_a_pr_failing_only_as_its_base_does_is_left_to_the_base(
     assert own["status"] == "failure", own
     (check,) = _ours(github_sim)
     assert check["head_sha"] == head
+
+
+FORGED = 'verify:\n  commands: ["python -c pass"]\n  allow: ["python -c pass"]\n'
+
+
+@pytest.mark.bwrap
+async def test_the_failing_branchs_own_verify_config_is_ignored(
+    deps: Deps, github_sim: GitHubSim, llm_sim: LLMSim, tmp_path: Path
+) -> None:
+    source = tmp_path / "source"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("__pycache__", ".*cache"))
+    repo = github_sim.create_repo(OWNER, NAME, source_dir=source)
+    assert repo.installation_id is not None
+    # The PR's branch says its checks are `python -c pass`, which would pass before any fix.
+    head = github_sim.commit(OWNER, NAME, "feature", {".github/ambient.yml": FORGED})
+    github_sim.open_pr(OWNER, NAME, "feature", "main", user="alice")
+    jobs = [{"name": "tests", "conclusion": "failure", "log": FAILED_LOG}]
+    github_sim.add_workflow_run(OWNER, NAME, head, "feature", jobs=jobs)
+    llm_sim.set_script(
+        [
+            {"match": {"agent": "fixer"}, "content": _answer(INVENTORY, RIGHT), "repeat": True},
+            {"match": {"agent": "reviewer"}, "content": '{"verdict": "approve"}', "repeat": True},
+        ]
+    )
+    request = _request(
+        head,
+        "feature",
+        job_id=f"ci:1:{head}",
+        installation_id=repo.installation_id,
+        repo_id=repo.id,
+    )
+    result = await fix_ci_failure(deps, request)
+    assert result["status"] == "success", result
+    summary = "\n".join(r["output"]["summary"] for r in _ours(github_sim))
+    assert "`python -m pytest -q`" in summary
+    assert "python -c pass" not in summary
+    assert "**Config:** defaults (no .github/ambient.yml on main)" in summary
+    (pull,) = github_sim.repo_state(OWNER, NAME)["pulls"][1:]
+    assert pull["base"] == "feature"

@@ -7,6 +7,7 @@ import asyncio
 import difflib
 import json
 import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,16 +18,28 @@ from bot.deps import Deps
 from bot.errors import Retryable
 from bot.flows.fix import PERMISSIONS
 from bot.flows.schedule import claim_period
-from bot.flows.sweep import SweepRequest, approve_from_dashboard, sweep_reply, sweep_repository
+from bot.flows.sweep import (
+    SweepRequest,
+    approve_from_dashboard,
+    disabled_reply,
+    held_for_owners,
+    sweep_reply,
+    sweep_repository,
+)
 from bot.github.client import InstallationClient
+from bot.github.codeowners import CodeOwnersFile
+from bot.pipeline.process import Outcome
 from bot.publish.dashboard import MARKER, Entry, parse
 from bot.publish.sweep import (
     DASHBOARD_LABEL,
     DASHBOARD_TITLE,
+    SWEEP_CHECK,
     DashboardBusy,
+    Pushed,
     approve_ticked,
     upsert_dashboard,
 )
+from bot.repo_config import ConfigOutcome, RepoConfig
 from handlers.sweep import installed_repositories, recorded_repositories
 from tests.fixtures.llm_sim import LLMSim
 from tests.fixtures.redis import RedisServer
@@ -67,11 +80,19 @@ def _edit(path: str, old: str, new: str) -> str:
 
 
 def _answer(title: str, diff: str, risk: str) -> str:
-    return json.dumps([{"title": title, "description": title, "diff": diff, "risk_level": risk}])
+    answer = {
+        "title": title,
+        "description": title,
+        "rationale": f"Why {title.lower()}",
+        "diff": diff,
+        "risk_level": risk,
+    }
+    return json.dumps([answer])
 
 
-def sweep_script() -> list[dict[str, Any]]:
-    """One low-risk test and one high-risk rewrite; every other specialist finds nothing."""
+def sweep_script(rewrite_risk: str = "high") -> list[dict[str, Any]]:
+    """One low-risk test and one rewrite (high risk unless told); every other specialist finds
+    nothing."""
     fast = INVENTORY.replace(SLOW, FAST)
     return [
         {"match": {"user": "Refine round"}, "status": 503, "repeat": True},
@@ -85,7 +106,9 @@ def sweep_script() -> list[dict[str, Any]]:
         {
             "match": {"agent": "PerformanceOptimizer"},
             "content": _answer(
-                "Find duplicates in linear time", _edit("inventory.py", INVENTORY, fast), "high"
+                "Find duplicates in linear time",
+                _edit("inventory.py", INVENTORY, fast),
+                rewrite_risk,
             ),
             "repeat": True,
         },
@@ -120,6 +143,10 @@ def _pulls(sim: GitHubSim) -> dict[str, dict[str, Any]]:
     return {p["head"]: p for p in sim.repo_state(OWNER, NAME)["pulls"]}
 
 
+def _sweep_runs(sim: GitHubSim) -> list[dict[str, Any]]:
+    return [r for r in sim.repo_state(OWNER, NAME)["check_runs"] if r["name"] == SWEEP_CHECK]
+
+
 @pytest.mark.bwrap
 @pytest.mark.slow
 async def test_a_sweep_opens_low_risk_prs_and_lists_high_risk_ones_on_one_dashboard(
@@ -137,6 +164,18 @@ async def test_a_sweep_opens_low_risk_prs_and_lists_high_risk_ones_on_one_dashbo
     assert f"- [ ] Find duplicates in linear time (`{HIGH_BRANCH}`)" in dashboard["body"]
     branches = github_sim.repo_state(OWNER, NAME)["branches"]
     assert HIGH_BRANCH in branches
+    # Each branch's head commit holds its proposal's evidence; a PR's body says the same.
+    runs = _sweep_runs(github_sim)
+    assert sorted(r["head_sha"] for r in runs) == sorted(
+        (branches[LOW_BRANCH], branches[HIGH_BRANCH])
+    )
+    by_sha = {r["head_sha"]: r for r in runs}
+    low_run, high_run = by_sha[branches[LOW_BRANCH]], by_sha[branches[HIGH_BRANCH]]
+    assert (low_run["conclusion"], high_run["conclusion"]) == ("success", "success")
+    assert "**Verification** (in the sandbox, no network):\n`" in low_run["output"]["summary"]
+    assert "**Risk:** high" in high_run["output"]["summary"]
+    assert pulls[LOW_BRANCH]["body"] == low_run["output"]["summary"]
+    assert "**Why:** Why test a list without duplicates" in pulls[LOW_BRANCH]["body"]
 
     # Next week's sweep finds the same changes: the PR and the dashboard are reused, in place.
     again = await sweep_repository(deps, _request(installation, date(2026, 11, 23)))
@@ -144,6 +183,8 @@ async def test_a_sweep_opens_low_risk_prs_and_lists_high_risk_ones_on_one_dashbo
     assert set(_pulls(github_sim)) == {LOW_BRANCH}
     (same,) = _dashboards(github_sim)
     assert (same["number"], same["body"]) == (dashboard["number"], dashboard["body"])
+    # The branches were not moved, so the evidence on their heads stands: no second run.
+    assert _sweep_runs(github_sim) == runs
 
     # A reader's tick opens nothing; a maintainer's opens that PR and marks the line.
     assert deps.github is not None
@@ -164,7 +205,14 @@ async def test_a_sweep_opens_low_risk_prs_and_lists_high_risk_ones_on_one_dashbo
     )
     pulls = _pulls(github_sim)
     assert approved["pull_requests"] == [pulls[HIGH_BRANCH]["number"]]
-    assert pulls[HIGH_BRANCH]["body"].startswith("Approved by @maint on the quality dashboard")
+    high_body = pulls[HIGH_BRANCH]["body"]
+    assert high_body.startswith(f"Approved by @maint on the quality dashboard (#{number}).\n\n")
+    # What, why, the verification and the risk, as the sweep's evidence on the branch says.
+    assert high_body.endswith(high_run["output"]["summary"])
+    assert "Find duplicates in linear time" in high_body
+    assert "**Why:** Why find duplicates in linear time" in high_body
+    assert "**Verification** (in the sandbox, no network):\n`" in high_body
+    assert "**Risk:** high" in high_body
     (entry,) = parse(_dashboards(github_sim)[0]["body"])
     assert entry.pull_number == pulls[HIGH_BRANCH]["number"]
     # The same edit delivered again opens nothing more.
@@ -175,8 +223,53 @@ async def test_a_sweep_opens_low_risk_prs_and_lists_high_risk_ones_on_one_dashbo
     assert len(_pulls(github_sim)) == 2
 
 
+def _clones(sim: GitHubSim) -> list[dict[str, Any]]:
+    return [r for r in sim.requests() if r["path"].startswith(f"/git/{OWNER}/{NAME}")]
+
+
+def _replies_on(sim: GitHubSim, number: int) -> list[dict[str, Any]]:
+    comments = sim.repo_state(OWNER, NAME)["comments"]
+    return [c for c in comments if c["issue_number"] == number]
+
+
+def _asked(installation: int, number: int, by: str, **changes: Any) -> SweepRequest:
+    """`@app sweep` by `by` on issue or PR `number`, as handlers.sweep builds it."""
+    request = SweepRequest(
+        f"comment:1:{by}", installation, OWNER, NAME, trigger="comment", requester=by, number=number
+    )
+    return replace(request, **changes)
+
+
 @pytest.mark.bwrap
-async def test_a_disabled_sweep_is_skipped_by_the_cron_but_not_by_a_user(
+async def test_a_readers_sweep_is_refused_with_one_reply_and_a_bots_is_ignored(
+    deps: Deps, github_sim: GitHubSim, llm_sim: LLMSim, tmp_path: Path
+) -> None:
+    installation = setup_repository(github_sim, tmp_path)
+    number = github_sim.create_issue(OWNER, NAME, "Please sweep", "")
+    llm_sim.set_script(sweep_script())
+    github_sim.clear_requests()
+    for _ in range(2):
+        refused = await sweep_repository(deps, _asked(installation, number, "reader"))
+        assert refused == {"status": "refused", "role": "read"}
+    (reply,) = _replies_on(github_sim, number)
+    assert reply["body"].startswith("Sorry @reader, only people with write, maintain or admin")
+    # One line, then the hidden marker that finds it again.
+    assert "\n" not in reply["body"].split("\n\n<!--")[0]
+    ignored = await sweep_repository(
+        deps, _asked(installation, number, "helper[bot]", requester_is_bot=True)
+    )
+    assert ignored["status"] == "ignored"
+    # Nobody asked (a comment's job without its commenter): nobody may, so nothing runs.
+    unnamed = await sweep_repository(deps, _asked(installation, 0, ""))
+    assert unnamed["status"] == "refused"
+    assert len(_replies_on(github_sim, number)) == 1
+    assert llm_sim.requests() == []
+    assert _clones(github_sim) == []
+    assert _pulls(github_sim) == {}
+
+
+@pytest.mark.bwrap
+async def test_a_disabled_sweep_is_skipped_by_the_cron_and_refused_to_a_comment_once(
     deps: Deps, github_sim: GitHubSim, llm_sim: LLMSim, tmp_path: Path
 ) -> None:
     installation = setup_repository(github_sim, tmp_path)
@@ -186,10 +279,19 @@ async def test_a_disabled_sweep_is_skipped_by_the_cron_but_not_by_a_user(
         "status": "ignored",
         "reason": "sweep.enabled is false in the repository config",
     }
-    llm_sim.set_script([{"content": "[]", "repeat": True}])
-    by_hand = SweepRequest("comment:1", installation, OWNER, NAME, trigger="comment")
-    done = await sweep_repository(deps, by_hand)
-    assert (done["status"], done["pull_requests"], done["dashboard"]) == ("done", [], 0)
+    number = github_sim.create_issue(OWNER, NAME, "Please sweep", "")
+    llm_sim.set_script(sweep_script())
+    github_sim.clear_requests()
+    for _ in range(2):
+        by_hand = await sweep_repository(deps, _asked(installation, number, "maint"))
+        assert by_hand["status"] == "ignored", by_hand
+    (reply,) = _replies_on(github_sim, number)
+    assert reply["body"].startswith(
+        "Sweeps are off for this repository: sweep.enabled is false in .github/ambient.yml on "
+        "main. Nothing was run.\n\n<!--"
+    )
+    assert llm_sim.requests() == []
+    assert _clones(github_sim) == []
     assert _dashboards(github_sim) == []
 
 
@@ -211,13 +313,116 @@ async def test_a_sweep_asked_by_comment_replies_once_with_what_it_did(
     assert replies[0]["body"].startswith("Sweep finished: ")
 
 
-def test_the_sweep_reply_lists_pulls_the_dashboard_failures_and_secrets() -> None:
-    text = sweep_reply(
-        [4, 5], 7, ["Split module (RefactorArchitect, low risk) published"], ["x"], 2
+FAILING_TEST = "def test_nothing_works() -> None:\n    assert 1 == 2\n"
+FORGED = 'verify:\n  commands: ["python -c pass"]\n  allow: ["python -c pass"]\n'
+
+
+@pytest.mark.bwrap
+async def test_a_proposal_cannot_choose_the_checks_that_verify_it(
+    deps: Deps, github_sim: GitHubSim, llm_sim: LLMSim, tmp_path: Path
+) -> None:
+    installation = setup_repository(github_sim, tmp_path)
+    diff = _edit("tests/test_more.py", "", FAILING_TEST) + _edit(".github/ambient.yml", "", FORGED)
+    llm_sim.set_script(
+        [
+            {"match": {"user": "Refine round"}, "status": 503, "repeat": True},
+            {
+                "match": {"agent": "RefactorArchitect"},
+                "content": _answer("Test that nothing works", diff, "low"),
+                "repeat": True,
+            },
+            {"content": "[]", "repeat": True},
+        ]
     )
-    assert text.splitlines()[0] == "Sweep finished: opened #4, #5; high-risk proposals wait on #7."
+    result = await sweep_repository(deps, _request(installation))
+    outcomes = result["outcomes"]
+    assert isinstance(outcomes, list)
+    (line,) = outcomes
+    assert "failed-verification" in line, result
+    assert (
+        result["config"]
+        == "defaults (no .github/ambient.yml on main); checks detected in the checkout"
+    )
+    assert not [
+        b for b in github_sim.repo_state(OWNER, NAME)["branches"] if b.startswith("ambient/")
+    ]
+    assert _pulls(github_sim) == {}
+
+
+@pytest.mark.bwrap
+@pytest.mark.slow
+async def test_a_protected_owners_file_waits_on_the_dashboard_and_prs_ask_their_owners(
+    deps: Deps, github_sim: GitHubSim, llm_sim: LLMSim, tmp_path: Path
+) -> None:
+    installation = setup_repository(github_sim, tmp_path)
+    github_sim.commit(
+        OWNER, NAME, "main", {".github/ambient.yml": 'protected_owners: ["@Carol"]\n'}
+    )
+    github_sim.set_codeowners(OWNER, NAME, "tests/ @dave\ninventory.py @carol\n")
+    for owner in ("carol", "dave"):
+        github_sim.set_permission(OWNER, NAME, owner, "write")
+    # Both proposals are low risk: only the owner of inventory.py holds the rewrite back.
+    llm_sim.set_script(sweep_script(rewrite_risk="low"))
+    result = await sweep_repository(deps, _request(installation))
+    pulls = _pulls(github_sim)
+    assert set(pulls) == {LOW_BRANCH}, result
+    assert pulls[LOW_BRANCH]["requested_reviewers"] == ["dave"]
+    (dashboard,) = _dashboards(github_sim)
+    assert f"- [ ] Find duplicates in linear time (`{HIGH_BRANCH}`)" in dashboard["body"]
+    outcomes = result["outcomes"]
+    assert isinstance(outcomes, list)
+    (held,) = [line for line in outcomes if "linear time" in line]
+    assert "awaiting-approval: `inventory.py` is owned by a protected owner" in held
+    ticked = dashboard["body"].replace("- [ ]", "- [x]")
+    gh = await _client(deps, installation)
+    await gh.update_issue(dashboard["number"], body=ticked)
+    await approve_from_dashboard(
+        deps, installation, OWNER, NAME, dashboard["number"], "maint", dashboard["body"]
+    )
+    assert _pulls(github_sim)[HIGH_BRANCH]["requested_reviewers"] == ["carol"]
+
+
+def test_the_sweep_reply_lists_pulls_the_dashboard_failures_secrets_and_the_config() -> None:
+    config = ".github/ambient.yml on main; checks detected in the checkout"
+    line = "Split module (RefactorArchitect, low risk) published"
+    text = sweep_reply([4, 5], 7, [line], ["x"], 2, config)
+    assert text.splitlines()[:2] == [
+        "Sweep finished: opened #4, #5; proposals that need approval wait on #7.",
+        f"- config: {config}",
+    ]
     assert "- failed: x" in text
     assert "2 possible secret(s)" in text
+
+
+def test_a_published_proposal_on_a_protected_owners_file_waits_for_approval() -> None:
+    owners = CodeOwnersFile.parse("* @dave\nsrc/auth/ @acme/Security\n")
+    protects = RepoConfig(protected_owners=("@acme/security",)).protects
+    pushed = {
+        "ambient/sweep/a": Pushed("ambient/sweep/a", "A", "", ("src/auth/login.py",), "1" * 40),
+        "ambient/sweep/b": Pushed("ambient/sweep/b", "B", "", ("README.md",), "2" * 40),
+    }
+    outcomes = [
+        Outcome("RefactorArchitect", "A", "published", "", "low", "ambient/sweep/a"),
+        Outcome("StyleEnforcer", "B", "published", "", "low", "ambient/sweep/b"),
+        Outcome("SecurityGuardian", "C", "failed-verification", "exit 1", "low"),
+    ]
+    held, kept, failed = held_for_owners(outcomes, pushed, owners, protects)
+    assert (held.fate, held.reason) == (
+        "awaiting-approval",
+        "`src/auth/login.py` is owned by a protected owner",
+    )
+    assert (kept, failed) == (outcomes[1], outcomes[2])
+    # Without a CODEOWNERS file, or without protected owners, nothing is held.
+    assert held_for_owners(outcomes, pushed, None, protects) == outcomes
+    assert held_for_owners(outcomes, pushed, owners, RepoConfig().protects) == outcomes
+
+
+def test_the_disabled_reply_names_the_file_and_the_branch() -> None:
+    config = ConfigOutcome(RepoConfig(), source=".ambient.yml")
+    assert disabled_reply(config, "trunk") == (
+        "Sweeps are off for this repository: sweep.enabled is false in .ambient.yml on trunk. "
+        "Nothing was run."
+    )
 
 
 async def _client(deps: Deps, installation: int) -> InstallationClient:

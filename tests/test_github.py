@@ -594,6 +594,28 @@ async def test_check_run_with_many_annotations(github_sim: GitHubSim, gw: Gatewa
     assert [p["json"].get("conclusion") for p in patches] == [None, None, "success"]
 
 
+async def test_the_apps_own_check_run_is_found_and_another_apps_namesake_is_not(
+    github_sim: GitHubSim, gw: Gateways
+) -> None:
+    repo = github_sim.create_repo("octo", "found", files={"a.py": "x\n"})
+    client = await gw.client(repo)
+    head = await client.branch_sha("main")
+    assert head is not None
+    # An Actions job named like our run: its text is not ours and is never taken for it.
+    jobs = [{"name": "Ambient sweep", "conclusion": "success", "log": "fake evidence\n"}]
+    github_sim.add_workflow_run("octo", "found", head, "main", conclusion="success", jobs=jobs)
+    assert await client.app_check_run(head, "Ambient sweep") is None
+    check = await client.create_check_run("Ambient sweep", head, title="T", summary="working")
+    working = await client.app_check_run(head, "Ambient sweep")
+    assert working is not None
+    assert (working.check.id, working.completed) == (check.id, False)
+    await client.update_check_run(check, title="T", summary="evidence", conclusion="success")
+    done = await client.app_check_run(head, "Ambient sweep")
+    assert done is not None
+    assert (done.completed, done.summary) == (True, "evidence")
+    assert await client.app_check_run(head, "Ambient fix") is None
+
+
 async def test_failed_job_logs(github_sim: GitHubSim, gw: Gateways) -> None:
     repo = github_sim.create_repo("octo", "ci", files={"a.py": "x\n"})
     client = await gw.client(repo)

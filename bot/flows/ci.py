@@ -1,8 +1,10 @@
 """A failed CI run on a branch becomes a verified fix in a pull request into that branch.
 
 config from the default branch → in scope? → attempt within the budget → check run → the failed
-jobs' logs → clone at the head sha → reproduce the failure in the sandbox → fixer → gates →
-branch `ambient/ci-fix/<branch>-<sha7>` and a PR with the analysis → finish the check run.
+jobs' logs → clone at the head sha → reproduce the failure in the sandbox (the default branch's
+checks, never the failing branch's config) → fixer → gates →
+branch `ambient/ci-fix/<branch>-<sha7>` and a PR with the analysis → the evidence in a check
+run on the fix PR's head commit, and the failing commit's run pointing at it.
 
 One job serves every failed suite of a head commit (the job id is `ci:<repo id>:<sha>`). The
 attempts on one head are counted in Redis, and a head Ambient made counts against its branch,
@@ -29,11 +31,15 @@ from bot.flows.common import (
     check_run,
     checked,
     checks_of,
+    checks_sandbox,
+    finish_checks,
     known_check,
     repo_config,
     run_fixer,
+    setup_choice,
     store,
     stored,
+    with_config,
 )
 from bot.flows.fix import PERMISSIONS
 from bot.github import InstallationClient, JobLog
@@ -50,7 +56,6 @@ from bot.publish import (
     tried_text,
 )
 from bot.repo_config import ConfigOutcome
-from sandbox import open_sandbox
 from sandbox.verify import Verification
 
 __all__ = [
@@ -167,13 +172,12 @@ async def fix_ci_failure(deps: Deps, request: CiRequest) -> dict[str, object]:
     summary = await stored(deps.redis, run_id)
     if summary is None:
         try:
-            summary = await _work(deps, gh, request, config)
+            work = await _work(deps, gh, request, config)
+            summary = with_config(work, config, repo.default_branch)
         except Permanent as exc:
             summary = failed_summary(str(exc), check.url)
         await store(deps.redis, run_id, summary)
-    await gh.update_check_run(
-        check, title=summary.title, summary=summary.text, conclusion=summary.conclusion
-    )
+    await finish_checks(deps.redis, gh, run_id, check, CHECK_NAME, summary)
     await deps.redis.delete(_running_key(request.job_id))
     return {"status": summary.conclusion, "title": summary.title, "attempt": attempt}
 
@@ -222,13 +226,11 @@ async def _work(
         timings.add("clone", started)
         hot = hot_paths(_joined(logs), (await read_repo(worktree)).paths)
         checks = checks_of(config, worktree)
-        async with open_sandbox(
-            settings.sandbox,
-            worktree,
-            policy=checks.policy,
-            image=settings.sandbox_image,
-            runtime=settings.sandbox_runtime,
-        ) as box:
+        setup = setup_choice(
+            deps.environments, config, request.installation_id, f"{request.owner}/{request.repo}"
+        )
+        # The failure is reproduced in the environment the fix will be verified in.
+        async with checks_sandbox(settings, setup, worktree, checks) as box:
             before = await checked(worktree, box, checks.commands)
         timings.add("reproduce", started)
         diagnosis = Diagnosis(request.branch, request.head_sha, logs, hot, before)
@@ -236,7 +238,7 @@ async def _work(
             return not_reproduced(diagnosis)
         task = FixTask(TASK, _joined(logs) + _reproduced(before))
         model = BudgetedModel(deps.model, TokenBudget(settings.llm_job_tokens))
-        result = await run_fixer(model, settings, config, task, workspace, worktree)
+        result = await run_fixer(model, settings, config, task, workspace, worktree, setup)
         timings.add("fix", started)
         if result.proposal is None or result.verification is None:
             tally((Outcome("fixer", f"CI failure on {request.branch}", "failed"),))

@@ -2,10 +2,11 @@
 
 authorise → config from the default branch → the person's daily job limit → 👀 → check run →
 clone at the PR head (context: the changed files, the failing checks' logs, the instructions and
-what reviewers asked for) → fixer in the sandbox → gates → has the head moved? → publish → finish
-the check run → one reply.
+what reviewers asked for) → fixer in the sandbox → gates → has the head moved? → publish → the
+evidence in a check run on the published commit, the run on the PR's old head pointing at it
+(or, with nothing published, that run ends with the reason) → one reply.
 
-Every step is safe to repeat: the reply and the check run are keyed by the job id, the fix
+Every step is safe to repeat: the reply and the check runs are keyed by the job id, the fix
 branch name comes from the PR and its head, and the finished report is kept in Redis, so a
 retried job re-sends the same report instead of publishing again.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final
 
@@ -28,11 +29,15 @@ from bot.deps import Deps
 from bot.errors import ConfigError, Permanent
 from bot.flows.common import (
     check_run,
+    finish_checks,
     known_check,
+    refused_unless_writer,
     repo_config,
     run_fixer,
+    setup_choice,
     store,
     stored,
+    with_config,
 )
 from bot.flows.limits import count_job, limit_reply
 from bot.github import GitHubNotFound, InstallationClient, PullRequest, hidden_marker
@@ -42,10 +47,10 @@ from bot.publish import (
     FixSummary,
     GitHubPublisher,
     HeadMoved,
+    evidence_text,
     failed_summary,
     fix_target,
     outcome_summary,
-    refusal_reply,
 )
 from bot.repo_config import ConfigOutcome
 
@@ -63,7 +68,6 @@ PERMISSIONS: Final[Mapping[str, str]] = {
     "actions": "read",
     "metadata": "read",
 }
-WRITE_ROLES: Final = frozenset({"write", "maintain", "admin"})
 MAX_LOG_CHARS: Final = 20_000
 DEFAULT_TASK: Final = "Make the failing checks of this pull request pass."
 
@@ -94,12 +98,9 @@ async def fix_pull_request(deps: Deps, request: FixRequest) -> dict[str, object]
         request.installation_id, request.owner, request.repo, PERMISSIONS
     )
     marker = hidden_marker(f"job:{request.job_id}")
-    role = await gh.permission_of(request.commenter)
-    if role not in WRITE_ROLES:
-        await gh.find_or_create_comment(
-            request.number, marker, refusal_reply(request.commenter, role)
-        )
-        return {"status": "refused", "role": role}
+    refused = await refused_unless_writer(gh, request.commenter, request.number, marker)
+    if refused is not None:
+        return refused
     repo = await gh.get_repo()
     config = await repo_config(gh, repo.default_branch)
     allowance = await count_job(
@@ -131,13 +132,12 @@ async def fix_pull_request(deps: Deps, request: FixRequest) -> dict[str, object]
     summary = await stored(deps.redis, request.job_id)
     if summary is None:
         try:
-            summary = await _work(deps, gh, request, pull, config)
+            work = await _work(deps, gh, request, pull, config)
+            summary = with_config(work, config, repo.default_branch)
         except Permanent as exc:
             summary = failed_summary(str(exc), check.url)
         await store(deps.redis, request.job_id, summary)
-    await gh.update_check_run(
-        check, title=summary.title, summary=summary.text, conclusion=summary.conclusion
-    )
+    await finish_checks(deps.redis, gh, request.job_id, check, CHECK_NAME, summary)
     await gh.find_or_create_comment(request.number, marker, summary.reply)
     return {"status": summary.conclusion, "title": summary.title, "detail": summary.text[:500]}
 
@@ -213,14 +213,16 @@ async def _work(
         started = time.monotonic()
         # Each job has its own token budget around the worker's shared model.
         model = BudgetedModel(deps.model, TokenBudget(settings.llm_job_tokens))
-        result = await run_fixer(model, settings, config, task, workspace, worktree)
+        setup = setup_choice(
+            deps.environments, config, request.installation_id, f"{request.owner}/{request.repo}"
+        )
+        result = await run_fixer(model, settings, config, task, workspace, worktree, setup)
         timings.add("fix", started)
         if result.proposal is None or result.verification is None:
-            last = result.rounds[-1].detail if result.rounds else "no round ran"
-            reason = f"no verified fix in {len(result.rounds)} rounds; last: {last}"
+            reason = f"no verified fix in {len(result.rounds)} rounds"
             failed = Outcome("fixer", task.instructions.split("\n", 1)[0][:80], "failed", reason)
             tally((failed,))
-            return outcome_summary(failed, facts)
+            return outcome_summary(failed, facts.with_result(result, ""))
         verified = result.verification
         gated = await pass_gates(
             result.proposal,
@@ -245,8 +247,12 @@ async def _work(
             target,
             draft=config.config.draft_prs,
             trailer=f"Ambient-Job: {request.job_id}",
+            evidence=evidence_text(facts),
+            protects=config.config.protects,
         )
         outcome = await finish(gated, workspace, worktree, publisher, 1, timings)
     tally((outcome,))
     log.info("fix finished", extra={"fate": outcome.fate, "timings": timings.stages})
+    # The publisher may have chosen a PR over a push (files of a protected owner): say why.
+    facts = replace(facts, target_reason=publisher.target.reason)
     return outcome_summary(outcome, facts, publisher.published)

@@ -174,7 +174,7 @@ async def local_fix(run: LocalRun, model: LLM, task: FixTask) -> Report:
     ) as workspace:
         worktree = await workspace.add_worktree("fix")
         commands, policy = checks_for(run.config, worktree)
-        async with run.config.sandbox_on(worktree, policy) as box:
+        async with run.config.checks_on(worktree, policy) as box:
             result = await Fixer(model, policy=run.config.gates.path_policy).fix(
                 FixTask(task.instructions, task.log, task.touched, tuple(map(str, commands))),
                 worktree,

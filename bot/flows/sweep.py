@@ -1,18 +1,20 @@
 """The scheduled quality sweep of one repository on GitHub.
 
-config from the default branch → (the cron's runs) due by `sweep.schedule`? → clone its head →
-ruff, the secret scan and (with a model) the sweep's specialists, the recently pushed ("hot")
-files first → each proposal gated in its own worktree → every passing proposal pushed to
-`ambient/sweep/<slug>` → low and medium risk become PRs (within `sweep.max_prs` and
-`limits.max_open_prs`), high and critical wait on the dashboard, under its lock.
+who asked may write (the cron always may) → config from the default branch → `sweep.enabled`,
+and (the cron's runs) due by `sweep.schedule`? → clone its head → ruff, the secret scan and
+(with a model) the sweep's specialists, the recently pushed ("hot") files first → each proposal
+gated in its own worktree, verified by the default branch's checks → every passing proposal
+pushed to `ambient/sweep/<slug>` → low and medium risk become PRs (within `sweep.max_prs` and
+`limits.max_open_prs`) that ask the CODEOWNERS of their files to review; high and critical, and
+those changing a protected owner's files, wait on the dashboard, under its lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final
@@ -26,19 +28,46 @@ from agents.specialists.secrets_report import secrets_report
 from agents.swarm import run_swarm
 from bot.deps import Deps
 from bot.errors import ConfigError
-from bot.flows.common import repo_config
-from bot.flows.fix import PERMISSIONS, WRITE_ROLES
+from bot.flows.common import (
+    checks_of,
+    config_source,
+    may_trigger,
+    prove,
+    refused_unless_writer,
+    repo_config,
+    setup_choice,
+)
+from bot.flows.fix import PERMISSIONS
 from bot.flows.limits import count_job, limit_reply
 from bot.flows.local import EMPTY_TREE, SandboxRunner
 from bot.flows.schedule import CLAIM_TTL_S, claim_period, sweep_period
 from bot.git import Workspace, run_git
 from bot.github import InstallationClient, hidden_marker
+from bot.github.codeowners import CodeOwnersFile
 from bot.pipeline import Outcome, PipelineConfig, Timings, gate_options, process, tally
-from bot.publish import Entry, SweepPublisher, approve_ticked, open_pulls, upsert_dashboard
-from bot.repo_config import ConfigOutcome
+from bot.publish import (
+    SWEEP_CHECK,
+    Entry,
+    Pushed,
+    SweepPublisher,
+    approve_ticked,
+    open_pulls,
+    proven,
+    proven_conclusion,
+    upsert_dashboard,
+)
+from bot.publish.github import protected_paths, protected_text
+from bot.repo_config import CONFIG_PATHS, ConfigOutcome
 from bot.secrets import Finding, scan_diff_text
 
-__all__ = ["SweepRequest", "approve_from_dashboard", "sweep_repository"]
+__all__ = [
+    "SweepRequest",
+    "approve_from_dashboard",
+    "disabled_reply",
+    "held_for_owners",
+    "sweep_reply",
+    "sweep_repository",
+]
 
 log = logging.getLogger("ambient.flow.sweep")
 
@@ -60,8 +89,10 @@ class SweepRequest:
     day: date | None = None
     #: Who asked by comment: their jobs count against `limits.jobs_per_user_per_day`.
     requester: str = ""
-    #: The issue or pull request of that comment, where the reply goes when they are over it.
+    #: The issue or pull request of that comment, where the replies go.
     number: int = 0
+    #: Whether that commenter is a bot: a bot's sweep never runs.
+    requester_is_bot: bool = False
 
 
 async def _client(deps: Deps, installation_id: int, owner: str, repo: str) -> InstallationClient:
@@ -119,17 +150,18 @@ async def _proposals(
 async def _not_due(
     deps: Deps, config: ConfigOutcome, request: SweepRequest, repo_id: int
 ) -> str | None:
-    """Why the cron's sweep does not run for this repository now, or None (a user's always run).
+    """Why the cron's sweep does not run for this repository now, or None (a person's runs
+    whenever sweeps are enabled).
 
     A due sweep claims its period (`bot.flows.schedule`), so the day's other runs, and the
     period's later days, find it swept.
     """
-    if request.trigger != "cron":
-        return None
     sweep = config.config.sweep
     if not sweep.enabled:
         log.info("sweep skipped: sweep.enabled is false", extra={"repo_id": repo_id})
         return "sweep.enabled is false in the repository config"
+    if request.trigger != "cron":
+        return None
     period = sweep_period(sweep.schedule, request.day or datetime.now(UTC).date())
     ttl = CLAIM_TTL_S[sweep.schedule]
     if not await claim_period(deps.redis, repo_id, period, request.job_id, ttl):
@@ -162,6 +194,97 @@ async def _over_limit(
     return {"status": "refused", "reason": "daily job limit", "count": allowance.count}
 
 
+async def _evidence(
+    deps: Deps,
+    gh: InstallationClient,
+    job_id: str,
+    outcomes: Sequence[Outcome],
+    pushed: Mapping[str, Pushed],
+) -> dict[str, Pushed]:
+    """Each pushed proposal with its full description, which is also its evidence: a check run
+    on its branch's head commit, the commit it proves (a branch an earlier sweep made keeps the
+    evidence that sweep put there)."""
+    shown: dict[str, Pushed] = {}
+    for outcome in outcomes:
+        if outcome.branch not in pushed:
+            continue
+        item = proven(pushed[outcome.branch], outcome)
+        await prove(
+            deps.redis,
+            gh,
+            job_id,
+            item.sha,
+            SWEEP_CHECK,
+            title=item.title,
+            text=item.body,
+            conclusion=proven_conclusion(outcome),
+        )
+        shown[item.branch] = item
+    return shown
+
+
+async def _refused(gh: InstallationClient, request: SweepRequest) -> dict[str, object] | None:
+    """Why a sweep someone asked for does not run: only people with write access start one (the
+    cron's always runs). The refusal is one reply on the issue or PR they asked on."""
+    if request.trigger == "cron":
+        return None
+    if not request.requester:
+        return {"status": "refused", "reason": "the request names nobody who asked for it"}
+    if request.number:
+        marker = hidden_marker(f"job:{request.job_id}")
+        return await refused_unless_writer(gh, request.requester, request.number, marker)
+    role = await gh.permission_of(request.requester)
+    return None if may_trigger(role) else {"status": "refused", "role": role}
+
+
+def disabled_reply(config: ConfigOutcome, branch: str) -> str:
+    """The one reply to `@app sweep` when the default branch's config turns sweeps off."""
+    source = config.source or CONFIG_PATHS[0]
+    return (
+        f"Sweeps are off for this repository: sweep.enabled is false in {source} on {branch}. "
+        "Nothing was run."
+    )
+
+
+async def _skipped(
+    deps: Deps,
+    gh: InstallationClient,
+    config: ConfigOutcome,
+    request: SweepRequest,
+    where: tuple[int, str],
+) -> dict[str, object] | None:
+    """Why this sweep does not run now (`_not_due`), for the repository `where` (its id and
+    default branch); a person who asked is told once."""
+    repo_id, branch = where
+    skip = await _not_due(deps, config, request, repo_id)
+    if skip is None:
+        return None
+    if request.trigger != "cron" and request.number:
+        marker = hidden_marker(f"job:{request.job_id}")
+        reply = disabled_reply(config, branch)
+        await gh.find_or_create_comment(request.number, marker, reply)
+    return {"status": "ignored", "reason": skip}
+
+
+def held_for_owners(
+    outcomes: Iterable[Outcome],
+    pushed: Mapping[str, Pushed],
+    owners: CodeOwnersFile | None,
+    protects: Callable[[Iterable[str]], bool],
+) -> list[Outcome]:
+    """`outcomes`, where a published proposal that changes files of a protected owner (by the
+    CODEOWNERS in `owners`) waits for a maintainer's approval instead of becoming a PR."""
+    held: list[Outcome] = []
+    for outcome in outcomes:
+        item = pushed.get(outcome.branch) if outcome.fate == "published" else None
+        owned = protected_paths(owners, item.files, protects) if item else ()
+        if owned:
+            why = "; ".join(r for r in (protected_text(owned), outcome.reason) if r)
+            outcome = replace(outcome, fate="awaiting-approval", reason=why)
+        held.append(outcome)
+    return held
+
+
 def _room(config: ConfigOutcome, open_heads: Sequence[str]) -> int:
     """How many PRs this sweep may open: its own cap, and Ambient's open-PR limit."""
     ours = sum(1 for head in open_heads if head.startswith("ambient/"))
@@ -170,12 +293,17 @@ def _room(config: ConfigOutcome, open_heads: Sequence[str]) -> int:
 
 async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, object]:
     """Sweep the default branch and publish; Permanent errors propagate as the job's one line."""
+    if request.requester_is_bot:
+        return {"status": "ignored", "reason": "bots do not trigger work"}
     gh = await _client(deps, request.installation_id, request.owner, request.repo)
+    refused = await _refused(gh, request)
+    if refused is not None:
+        return refused
     repo = await gh.get_repo()
     config = await repo_config(gh, repo.default_branch)
-    skip = await _not_due(deps, config, request, repo.id)
-    if skip is not None:
-        return {"status": "ignored", "reason": skip}
+    skipped = await _skipped(deps, gh, config, request, (repo.id, repo.default_branch))
+    if skipped is not None:
+        return skipped
     over = await _over_limit(deps, gh, request, repo.full_name, config)
     if over is not None:
         return over
@@ -183,27 +311,38 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
     if base_sha is None:
         return {"status": "ignored", "reason": f"{repo.default_branch} has no commit yet"}
     settings, timings = deps.settings, Timings()
-    pipeline = PipelineConfig.from_settings(
-        settings,
-        checks=tuple(config.config.verify.commands) or None,
-        gates=gate_options(config.config),
-    )
     async with await gh.clone(base_sha, settings.workspace_root, request.job_id) as workspace:
+        # The checks come from the default branch's config, else from the base's files, and
+        # never from a proposal's worktree: a proposal cannot choose what verifies it.
+        checks = checks_of(config, workspace.repo)
+        pipeline = PipelineConfig.from_settings(
+            settings,
+            checks=checks.lines,
+            allow=config.config.verify.allow,
+            gates=gate_options(config.config),
+            setup=setup_choice(deps.environments, config, request.installation_id, repo.full_name),
+        )
         found = await secrets_report(_scan, workspace.repo)
         focus = await _hot_files(deps, repo.full_name)
         proposals, failures = await _proposals(deps, config, pipeline, workspace, focus)
         publisher = SweepPublisher(gh, workspace, base_sha)
-        outcomes = tally(await process(proposals, workspace, pipeline, publisher, timings))
-    low = [publisher.pushed[o.branch] for o in outcomes if o.fate == "published"]
+        processed = await process(proposals, workspace, pipeline, publisher, timings)
+    owners = await gh.codeowners(repo.default_branch)
+    outcomes = tally(held_for_owners(processed, publisher.pushed, owners, config.config.protects))
+    shown = await _evidence(deps, gh, request.job_id, outcomes, publisher.pushed)
+    low = [shown[o.branch] for o in outcomes if o.fate == "published"]
     high = [Entry(o.title, o.branch) for o in outcomes if o.fate == "awaiting-approval"]
     room = _room(config, await gh.open_pull_heads())
-    pulls = await open_pulls(gh, repo.default_branch, low, room, draft=config.config.draft_prs)
+    pulls = await open_pulls(
+        gh, repo.default_branch, low, room, draft=config.config.draft_prs, owners=owners
+    )
     dashboard = await upsert_dashboard(deps.redis, gh, repo.id, high)
     log.info("sweep finished", extra={"pulls": len(pulls), "timings": timings.stages})
     numbers = [number for _, number in pulls]
     lines = [_line(o) for o in outcomes]
+    said = config_source(config, repo.default_branch)
     if request.requester and request.number:
-        reply = sweep_reply(numbers, dashboard or 0, lines, failures, len(found.items))
+        reply = sweep_reply(numbers, dashboard or 0, lines, failures, len(found.items), said)
         await gh.find_or_create_comment(
             request.number, hidden_marker(f"job:{request.job_id}"), reply
         )
@@ -217,6 +356,7 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
         "outcomes": lines,
         "failures": failures,
         "secrets": len(found.items),
+        "config": said,
     }
 
 
@@ -226,11 +366,15 @@ def sweep_reply(
     lines: Sequence[str],
     failures: Sequence[str],
     secrets: int,
+    config: str = "",
 ) -> str:
-    """The one reply to `@app sweep`: what was opened, what waits, what failed."""
+    """The one reply to `@app sweep`: what was opened, what waits, what failed, and which
+    config counted (`config`, as `config_source` says it)."""
     opened = f"opened {', '.join(f'#{n}' for n in pulls)}" if pulls else "no pull request opened"
-    waiting = f"; high-risk proposals wait on #{dashboard}" if dashboard else ""
+    waiting = f"; proposals that need approval wait on #{dashboard}" if dashboard else ""
     text = [f"Sweep finished: {opened}{waiting}."]
+    if config:
+        text.append(f"- config: {config}")
     text += [f"- {line}" for line in lines[:10]]
     text += [f"- failed: {failure}" for failure in failures]
     if secrets:
@@ -262,7 +406,7 @@ async def approve_from_dashboard(
     and written under its lock: `DashboardBusy` (retryable) when another job holds it."""
     gh = await _client(deps, installation_id, owner, repo)
     role = await gh.permission_of(sender)
-    if role not in WRITE_ROLES:
+    if not may_trigger(role):
         return {"status": "refused", "reason": f"{sender} has {role} access, not write"}
     details = await gh.get_repo()
     config = await repo_config(gh, details.default_branch)

@@ -11,13 +11,22 @@ from bot.github.codeowners import Reviewers
 from bot.github.manifest import ALWAYS_SENT, EVENTS, api_url_for
 from bot.github.registration import CreateOptions, register_app
 from bot.github.retry import BranchMoved, GitHubNotFound
-from bot.github.values import CheckRunRef, Delivery, Issue, JobLog, PullRequest, hidden_marker
+from bot.github.values import (
+    CheckRunOutput,
+    CheckRunRef,
+    Delivery,
+    Issue,
+    JobLog,
+    PullRequest,
+    hidden_marker,
+)
 
 __all__ = [
     "ALWAYS_SENT",
     "EVENTS",
     "BranchMoved",
     "BranchPolicy",
+    "CheckRunOutput",
     "CheckRunRef",
     "CreateOptions",
     "Delivery",

@@ -19,6 +19,8 @@ from bot.github.branch_policy import BranchPolicy, decide_branch_policy
 from bot.github.codeowners import CODEOWNERS_LOCATIONS, CodeOwnersFile
 from bot.github.tokens import InstallationToken
 from bot.github.values import (
+    CheckRunOutput,
+    CheckRunRef,
     Issue,
     JobLog,
     PullRequest,
@@ -256,6 +258,26 @@ class RepoReads:
             protection_summary=branch_json.get("protection"),
             app_slug=self.app_slug,
         )
+
+    async def app_check_run(self, sha: str, name: str) -> CheckRunOutput | None:
+        """The newest check run named `name` that this App made on commit `sha`, or None.
+
+        Another App's run of the same name is never taken for ours: its text is not ours.
+        """
+        if self.app_slug is None:
+            return None
+        runs = await self._api.pages(
+            f"list check runs {name} of {sha[:12]}",
+            f"{self._root}/commits/{sha}/check-runs",
+            key="check_runs",
+            check_name=name,
+        )
+        for run in runs:
+            if run.get("name") == name and (run.get("app") or {}).get("slug") == self.app_slug:
+                ref = CheckRunRef(int(run["id"]), str(run.get("html_url") or ""))
+                summary = str((run.get("output") or {}).get("summary") or "")
+                return CheckRunOutput(ref, run.get("status") == "completed", summary)
+        return None
 
     async def failed_check_logs(
         self, sha: str, *, skip: str = "", max_bytes: int = _MAX_LOG_BYTES

@@ -8,6 +8,7 @@ from typing import Any, Final, Literal
 
 __all__ = [
     "Annotation",
+    "CheckRunOutput",
     "CheckRunRef",
     "Comment",
     "CommitResult",
@@ -132,6 +133,15 @@ class CheckRunRef:
 
     id: int
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRunOutput:
+    """A check run found on a commit: which one, whether it completed, and its summary."""
+
+    check: CheckRunRef
+    completed: bool
+    summary: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,21 +6,35 @@ they carry (`report`, `ci_report`, `dashboard`).
 from __future__ import annotations
 
 from bot.publish.ci import CiPublisher
-from bot.publish.ci_report import Diagnosis, not_fixed, not_reproduced, tried_text
+from bot.publish.ci_report import Diagnosis, not_fixed, not_reproduced
 from bot.publish.dashboard import Entry
 from bot.publish.github import GitHubPublisher, HeadMoved, fix_target
 from bot.publish.local import LocalPublisher
-from bot.publish.report import Facts, FixSummary, failed_summary, outcome_summary, refusal_reply
+from bot.publish.report import (
+    Facts,
+    FixSummary,
+    evidence_text,
+    failed_summary,
+    moved_summary,
+    outcome_summary,
+    refusal_reply,
+    tried_text,
+)
 from bot.publish.sweep import (
     DASHBOARD_TITLE,
+    SWEEP_CHECK,
+    Pushed,
     SweepPublisher,
     approve_ticked,
     open_pulls,
+    proven,
+    proven_conclusion,
     upsert_dashboard,
 )
 
 __all__ = [
     "DASHBOARD_TITLE",
+    "SWEEP_CHECK",
     "CiPublisher",
     "Diagnosis",
     "Entry",
@@ -29,14 +43,19 @@ __all__ = [
     "GitHubPublisher",
     "HeadMoved",
     "LocalPublisher",
+    "Pushed",
     "SweepPublisher",
     "approve_ticked",
+    "evidence_text",
     "failed_summary",
     "fix_target",
+    "moved_summary",
     "not_fixed",
     "not_reproduced",
     "open_pulls",
     "outcome_summary",
+    "proven",
+    "proven_conclusion",
     "refusal_reply",
     "tried_text",
     "upsert_dashboard",

@@ -46,14 +46,7 @@ class CiPublisher:
         )
         reviewers = tuple(owners.users) + tuple(f"@{t}" for t in owners.teams)
         self.published = Published(
-            "pull-request",
-            branch,
-            sha,
-            verified,
-            url or opened.url,
-            opened.number,
-            opened.url,
-            reviewers,
+            "pull-request", branch, sha, verified, url, opened.number, opened.url, reviewers
         )
         return Publication(branch, sha, url=opened.url)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.fixer import FixRound
 from agents.hot_paths import HotPath
 from agents.proposal import Proposal
 from bot.github import JobLog
@@ -17,7 +16,6 @@ __all__ = [
     "not_fixed",
     "not_reproduced",
     "pull_body",
-    "tried_text",
 ]
 
 
@@ -90,12 +88,6 @@ class Diagnosis:
         runs = self.after.runs
         tail = _fenced(runs[-1].output_tail, 1200) if runs else ""
         return "\n".join(["**After** (in the sandbox, no network):", self.after.summary(), tail])
-
-
-def tried_text(rounds: tuple[FixRound, ...]) -> str:
-    """One line per round of the fixer: what it did and what became of it."""
-    lines = [f"- round {r.number}: {r.outcome}: {r.detail[:300]}" for r in rounds]
-    return "\n".join(lines) or "- no round ran"
 
 
 def pull_body(diagnosis: Diagnosis, proposal: Proposal) -> str:

@@ -39,8 +39,9 @@ def render(entries: Sequence[Entry]) -> str:
     """The whole issue body for `entries`, marker first."""
     lines = [
         MARKER,
-        "Ambient's quality sweep found these high-risk changes. Each is verified and waits on its "
-        "branch; tick a box to open its pull request.",
+        "Ambient's quality sweep found these changes that need a maintainer's approval (high "
+        "risk, or files of a protected owner). Each is verified and waits on its branch; tick a "
+        "box to open its pull request.",
         "",
     ]
     for entry in entries:

@@ -1,15 +1,18 @@
 """The GitHub publisher: a verified fix becomes a signed commit on the PR's branch, or a branch
 and a pull request into it when Ambient may not push there.
 
-Where it goes is decided once, from the PR and the branch's policy (`fix_target`): a PR from
+Where it goes is decided from the PR and the branch's policy (`fix_target`): a PR from
 this repository whose branch may be pushed, with `push_to_pr_branch` on, gets the commit
 fast-forwarded onto its branch; a fork's PR, a protected branch or one whose rules require a
-PR gets `ambient/fix-pr-<n>-<sha7>` and a PR. Nothing is ever force-pushed or merged.
+PR gets `ambient/fix-pr-<n>-<sha7>` and a PR. A fix that changes files a protected owner owns
+(CODEOWNERS read from the PR's base) goes to a PR too, once its files are known
+(`owners_target`). Nothing is ever force-pushed or merged.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -18,10 +21,22 @@ from agents.proposal import Proposal
 from bot.errors import Permanent
 from bot.git import FileChange, Workspace
 from bot.github import BranchMoved, BranchPolicy, InstallationClient, PullRequest, Reviewers
+from bot.github.codeowners import CodeOwnersFile
 from bot.pipeline import Publication
 from bot.publish.local import commit_message
 
-__all__ = ["FixTarget", "GitHubPublisher", "HeadMoved", "Published", "fix_branch", "fix_target"]
+__all__ = [
+    "FixTarget",
+    "GitHubPublisher",
+    "HeadMoved",
+    "Published",
+    "fix_branch",
+    "fix_pull_body",
+    "fix_target",
+    "owners_target",
+    "protected_paths",
+    "protected_text",
+]
 
 log = logging.getLogger("ambient.publish")
 
@@ -45,7 +60,8 @@ class FixTarget:
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """What the publisher did, for the check run and the reply."""
+    """What the publisher did, for the check run and the reply; `url` is the commit's page
+    (empty when a retried job reused the branch it made and GitHub was not asked again)."""
 
     mode: Mode
     branch: str
@@ -80,8 +96,45 @@ def fix_target(
     return FixTarget("push", pull.head_ref, pull.head_ref, f"{pull.head_ref} accepts pushes")
 
 
+def fix_pull_body(pull: PullRequest, proposal: Proposal, reason: str, evidence: str) -> str:
+    """The body of a fix opened as a pull request: what it fixes, why it is a PR, and the same
+    verification section a pushed fix's report has (`evidence`)."""
+    parts = (
+        f"Fixes #{pull.number} ({pull.title}).",
+        proposal.description,
+        f"Opened as a pull request because {reason}.",
+        evidence,
+    )
+    return "\n\n".join(part for part in parts if part)
+
+
+def protected_paths(
+    owners: CodeOwnersFile | None, paths: Iterable[str], protects: Callable[[Iterable[str]], bool]
+) -> tuple[str, ...]:
+    """The `paths` whose CODEOWNERS owners `protects` names protected (`RepoConfig.protects`)."""
+    if owners is None:
+        return ()
+    return tuple(path for path in paths if protects(owners.owners(path)))
+
+
+def protected_text(held: Sequence[str]) -> str:
+    """Why a change waits for a person: "`a.py` is owned by a protected owner"."""
+    shown = ", ".join(f"`{path}`" for path in held[:3])
+    more = f" and {len(held) - 3} more" if len(held) > 3 else ""
+    verb = "is" if len(held) == 1 else "are"
+    return f"{shown}{more} {verb} owned by a protected owner"
+
+
+def owners_target(pull: PullRequest, held: Sequence[str]) -> FixTarget:
+    """Where a fix of `pull` goes when it changes `held`, files of a protected owner: a PR into
+    the PR's branch, which a person approves."""
+    reason = f"{protected_text(held)}, so a person approves the change"
+    return FixTarget("pull-request", fix_branch(pull), pull.head_ref, reason)
+
+
 class GitHubPublisher:
-    """Publishes the one gated proposal of a fix job (the `Publisher` protocol)."""
+    """Publishes the one gated proposal of a fix job (the `Publisher` protocol); `target` says
+    where it went in the end."""
 
     def __init__(
         self,
@@ -92,6 +145,8 @@ class GitHubPublisher:
         *,
         draft: bool = False,
         trailer: str = "",
+        evidence: str = "",
+        protects: Callable[[Iterable[str]], bool] | None = None,
     ) -> None:
         self._gh = gh
         self._workspace = workspace
@@ -99,7 +154,15 @@ class GitHubPublisher:
         self._target = target
         self._draft = draft
         self._trailer = trailer
+        self._evidence = evidence
+        self._protects = protects
         self.published: Published | None = None
+
+    @property
+    def target(self) -> FixTarget:
+        """Where the fix goes: the target given, or a PR when it changes a protected owner's
+        files."""
+        return self._target
 
     async def publish(
         self, proposal: Proposal, source_repo: Path, worktree: Path, diff: str, number: int
@@ -108,6 +171,11 @@ class GitHubPublisher:
         then open the PR when the target says so, and ask the CODEOWNERS to review."""
         changes = await self._workspace.changed_files(worktree)
         message = commit_message(proposal) + (f"\n{self._trailer}" if self._trailer else "")
+        if self._target.mode == "push" and self._protects is not None:
+            codeowners = await self._gh.codeowners(self._pull.base_ref)
+            held = protected_paths(codeowners, sorted(changes), self._protects)
+            if held:
+                self._target = owners_target(self._pull, held)
         if self._target.mode == "push":
             published = await self._push(changes, message)
         else:
@@ -116,7 +184,9 @@ class GitHubPublisher:
             published.pull_number, self._pull.base_ref, sorted(changes), self._pull.author
         )
         self.published = _with_reviewers(published, owners)
-        return Publication(published.branch, published.commit, url=published.url)
+        return Publication(
+            published.branch, published.commit, url=published.url or published.pull_url
+        )
 
     async def _push(self, changes: dict[str, FileChange], message: str) -> Published:
         pull = self._pull
@@ -146,10 +216,7 @@ class GitHubPublisher:
             # A retried job finds the branch it made before: the same fix, so it is reused.
             log.info("fix branch exists; reusing it", extra={"branch": target.branch})
             sha, verified, url = existing, True, ""
-        body = (
-            f"Fixes #{pull.number} ({pull.title}).\n\n{proposal.description}\n\n"
-            f"Opened as a pull request because {target.reason}."
-        )
+        body = fix_pull_body(pull, proposal, target.reason, self._evidence)
         opened, _created = await self._gh.open_pull_request(
             target.branch,
             target.base,
@@ -158,13 +225,7 @@ class GitHubPublisher:
             draft=self._draft,
         )
         return Published(
-            "pull-request",
-            target.branch,
-            sha,
-            verified,
-            url or opened.url,
-            opened.number,
-            opened.url,
+            "pull-request", target.branch, sha, verified, url, opened.number, opened.url
         )
 
 

@@ -1,5 +1,10 @@
 """Publishes a sweep's proposals: each gated proposal becomes a signed commit on its own
-`ambient/sweep/<slug>` branch; which of them become PRs is decided after the gates (the risk)."""
+`ambient/sweep/<slug>` branch; which of them become PRs is decided after the gates (the risk).
+
+A branch's head commit carries its proposal's evidence in an `Ambient sweep` check run, whose
+text is the PR's description: what, why, the verification and the risk. A PR opened later from
+a ticked dashboard box takes its description from there.
+"""
 
 from __future__ import annotations
 
@@ -17,20 +22,25 @@ from agents.proposal import Proposal
 from bot.errors import Retryable
 from bot.git import FileChange, Workspace
 from bot.github import InstallationClient, Issue
-from bot.pipeline import Publication
+from bot.github.codeowners import CodeOwnersFile, reviewers_for
+from bot.pipeline import Outcome, Publication
 from bot.publish.dashboard import MARKER, Entry, merge, parse, render
 from bot.publish.local import commit_message, slugify
 
 __all__ = [
     "DASHBOARD_LABEL",
     "DASHBOARD_TITLE",
+    "SWEEP_CHECK",
     "DashboardBusy",
     "Pushed",
     "SweepPublisher",
     "approve_ticked",
+    "approved_body",
     "dashboard_lock",
     "find_dashboard",
     "open_pulls",
+    "proven",
+    "proven_conclusion",
     "pull_body",
     "sweep_branch",
     "upsert_dashboard",
@@ -45,16 +55,20 @@ DASHBOARD_LABEL: Final = "ambient-dashboard"
 LOCK_TIMEOUT_S: Final = 120.0
 #: How long a job waits for the lock before it is retried later (arq's retry, seconds later).
 LOCK_WAIT_S: Final = 10.0
+#: The check run on each sweep branch's head commit that holds its proposal's evidence.
+SWEEP_CHECK: Final = "Ambient sweep"
 
 
 @dataclass(frozen=True, slots=True)
 class Pushed:
-    """One proposal's branch, pushed: what its PR will say when it is opened."""
+    """One proposal's branch, pushed: its head commit, and what its PR will say when it is
+    opened (`proven` adds the verification and the risk once the gates have spoken)."""
 
     branch: str
     title: str
     body: str
     files: tuple[str, ...]
+    sha: str
 
 
 def sweep_branch(proposal: Proposal) -> str:
@@ -63,12 +77,49 @@ def sweep_branch(proposal: Proposal) -> str:
 
 
 def pull_body(proposal: Proposal) -> str:
-    """The PR description of a sweep proposal."""
-    return (
-        f"{proposal.description}\n\n**Why:** {proposal.rationale}\n\n"
-        f"Proposed by the `{proposal.agent}` specialist in Ambient's quality sweep "
-        f"(risk: {proposal.risk_level}); verified in a sandbox and secret-scanned."
+    """What a sweep proposal changes and why, and who proposed it."""
+    parts = (
+        proposal.description or proposal.title,
+        f"**Why:** {proposal.rationale}" if proposal.rationale else "",
+        f"Proposed by the `{proposal.agent}` specialist in Ambient's quality sweep.",
     )
+    return "\n\n".join(part for part in parts if part)
+
+
+def proven(pushed: Pushed, outcome: Outcome) -> Pushed:
+    """`pushed` with its full description: what and why, then the verification, the secret
+    scan and the risk of `outcome` (the gates' verdict on its proposal)."""
+    checks = outcome.verification or "no check ran"
+    note = f"\n{outcome.reason}" if outcome.reason else ""
+    waits = outcome.fate == "awaiting-approval"
+    risk = f"**Risk:** {outcome.risk or 'unknown'}" + (
+        "; a maintainer approves it by ticking its box on the quality dashboard" if waits else ""
+    )
+    body = "\n\n".join(
+        (
+            pushed.body,
+            f"**Verification** (in the sandbox, no network):\n{checks}{note}",
+            "**Secret scan:** no secret in the added lines.",
+            risk,
+        )
+    )
+    return replace(pushed, body=body)
+
+
+def proven_conclusion(outcome: Outcome) -> str:
+    """The evidence run's conclusion: success when the checks proved the proposal, neutral
+    when it was published unverified (the repository allows it, and the text says so)."""
+    return "success" if outcome.verification and not outcome.reason else "neutral"
+
+
+def approved_body(approver: str, dashboard: int, evidence: str) -> str:
+    """The description of a PR opened from a ticked dashboard box: who approved it, then the
+    sweep's `evidence` on the branch's head commit (what, why, verification, risk)."""
+    details = evidence or (
+        "Proposed by Ambient's sweep. Its head commit carries no sweep evidence (the branch "
+        "may have changed since the sweep), so treat it as unverified."
+    )
+    return f"Approved by @{approver} on the quality dashboard (#{dashboard}).\n\n{details}"
 
 
 class SweepPublisher:
@@ -89,7 +140,7 @@ class SweepPublisher:
         changes: dict[str, FileChange] = await self._workspace.changed_files(worktree)
         sha, url = await self._commit(branch, changes, commit_message(proposal))
         self.pushed[branch] = Pushed(
-            branch, proposal.title[:200], pull_body(proposal), tuple(sorted(changes))
+            branch, proposal.title[:200], pull_body(proposal), tuple(sorted(changes)), sha
         )
         return Publication(branch, sha, url=url)
 
@@ -107,20 +158,30 @@ class SweepPublisher:
 
 
 async def open_pulls(
-    gh: InstallationClient, base: str, pushed: Sequence[Pushed], room: int, *, draft: bool
+    gh: InstallationClient,
+    base: str,
+    pushed: Sequence[Pushed],
+    room: int,
+    *,
+    draft: bool,
+    owners: CodeOwnersFile | None = None,
 ) -> tuple[tuple[str, int], ...]:
     """Open (or find) the PR of each of `pushed` into `base`, at most `room` new ones; the rest
-    wait on their branches for the next sweep. Returns (branch, PR number) of each PR."""
+    wait on their branches for the next sweep. A new PR asks the `owners` (CODEOWNERS of
+    `base`) of its files to review. Returns (branch, PR number) of each PR."""
     opened: list[tuple[str, int]] = []
+    exclude = [gh.bot_login] if gh.bot_login else []
     for item in pushed:
         pull = await gh.find_open_pull(item.branch, base)
         if pull is None:
             if room <= 0:
                 continue
-            pull, _ = await gh.open_pull_request(
+            pull, created = await gh.open_pull_request(
                 item.branch, base, item.title, item.body, draft=draft
             )
             room -= 1
+            if created:
+                await gh.request_reviewers(pull.number, reviewers_for(owners, item.files, exclude))
         opened.append((item.branch, pull.number))
     return tuple(opened)
 
@@ -254,14 +315,18 @@ async def approve_ticked(
         for index, entry in enumerate(entries):
             if not _approvable(entry, earlier, now):
                 continue
-            if await gh.branch_sha(entry.branch) is None:
+            sha = await gh.branch_sha(entry.branch)
+            if sha is None:
                 continue
-            body = (
-                f"Approved by @{approver} on the quality dashboard (#{number}).\n\n"
-                "Proposed by Ambient's sweep as high risk; verified in a sandbox and "
-                "secret-scanned."
+            found = await gh.app_check_run(sha, SWEEP_CHECK)
+            evidence = found.summary if found is not None and found.completed else ""
+            body = approved_body(approver, number, evidence)
+            pull, created = await gh.open_pull_request(
+                entry.branch, base, entry.title, body, draft=draft
             )
-            pull, _ = await gh.open_pull_request(entry.branch, base, entry.title, body, draft=draft)
+            if created:
+                files = await gh.pull_files(pull.number)
+                await gh.request_codeowner_reviews(pull.number, base, files, gh.bot_login or "")
             entries[index] = replace(entry, pull_number=pull.number)
             opened.append(pull.number)
         if opened:
