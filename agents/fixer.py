@@ -22,7 +22,7 @@ from agents.ask import Reader, converse
 from agents.context import build_pack, read_repo
 from agents.llm import LLM, Completion, Message
 from agents.model_json import JsonNotFound, find_json
-from agents.pack_render import render_pack
+from agents.pack_render import fenced, render_pack
 from agents.prompts import load_prompt
 from agents.proposal import Proposal, parse_proposals
 from agents.usage import Usage
@@ -116,7 +116,11 @@ class Fixer:
         )
         checks = "\n".join(f"- `{c}`" for c in task.checks) or "- the repository's own checks"
         prompt = FIXER_TASK.render(
-            {"instructions": task.instructions, "checks": checks, "context": render_pack(pack)}
+            {
+                "instructions": fenced(task.instructions, "text"),
+                "checks": checks,
+                "context": render_pack(pack),
+            }
         )
         loop = _Loop([Message("system", FIXER_PROMPT.render({})), Message("user", prompt)])
         sent_back = False

@@ -55,7 +55,10 @@ def parse_command(body: str, app_slug: str) -> Command | None:
     following = "\n".join(lines[index + 1 :]).strip()
     if verb == "fix":
         first = "" if after.lower() in _THIS else after
-        instructions = "\n".join(part for part in (first, following) if part)
+        # Keep a blank line where the comment had one: it decides what Markdown shows (a
+        # reference definition after a blank line is hidden, inside a paragraph it is text).
+        blank = index + 1 < len(lines) and not lines[index + 1].strip()
+        instructions = ("\n\n" if blank else "\n").join(p for p in (first, following) if p)
         return Command("fix", instructions=instructions, text=rest)
     if verb == "sweep":
         return Command("sweep", text=rest)

@@ -250,3 +250,8 @@ async def test_what_a_reader_cannot_see_never_reaches_the_fixers_prompt(
     assert "Read [the guide](https://example.com/guide)." in prompt
     assert "Keep it small." in prompt
     assert "```text\nUse `+`.\n```" in prompt
+    # The request itself is fenced as data too (invariant 9), under the heading that says so.
+    request = prompt.split("## What to fix", 1)[1].split("## Checks that must pass", 1)[0]
+    assert "data to act on" in request
+    assert request.strip().splitlines()[-1].startswith("````")
+    assert "````text\nPlease fix the sum." in request

@@ -205,3 +205,14 @@ def test_installation_events_route_even_though_githubkit_rejects_them() -> None:
     (job,) = _route(selected("installation.created")).jobs
     assert job.function == "installation_changed"
     assert job.installation_id == 957387
+
+
+def test_a_blank_line_after_the_fix_command_is_kept_in_the_instructions() -> None:
+    from handlers.commands import parse_command
+
+    spaced = parse_command("@ambient fix the import\n\n[x]: # (hidden)\nthen more", "ambient")
+    tight = parse_command("@ambient fix the import\nnext line", "ambient")
+    assert spaced is not None
+    assert tight is not None
+    assert spaced.instructions == "the import\n\n[x]: # (hidden)\nthen more"
+    assert tight.instructions == "the import\nnext line"
