@@ -41,6 +41,13 @@ SETTING_HINTS: Final[Mapping[str, str]] = {
     "workspace_root": "a writable directory for ephemeral clones",
     "dedupe_ttl_s": "seconds to remember a delivery id, at least 259200 (72 h)",
     "max_body_bytes": "the largest webhook body accepted, in bytes",
+    "receiver_header_bytes": "the most bytes of request headers the receiver reads (431 past it)",
+    "receiver_header_count": "the most request headers the receiver accepts (431 past it)",
+    "receiver_header_timeout_s": "seconds a request's headers may take to arrive (408 after)",
+    "receiver_body_timeout_s": "seconds a request's body may take after its headers (408 after)",
+    "receiver_keepalive_s": "seconds an idle keep-alive connection stays open",
+    "receiver_max_connections": "connections and requests the receiver serves at once (503 "
+    "past it)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "metrics_port": "a TCP port for the worker's Prometheus metrics, or 0 for none",
     "worker_max_jobs": "how many jobs one worker process runs at once (1 to 500)",
@@ -93,6 +100,13 @@ class Settings(BaseSettings):
     # GitHub keeps failed deliveries for 3 days: remember ids at least that long.
     dedupe_ttl_s: int = Field(default=72 * 3600, ge=72 * 3600)
     max_body_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    # GitHub sends a few kilobytes of headers, fast; what takes longer is not GitHub.
+    receiver_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    receiver_header_count: int = Field(default=100, ge=10)
+    receiver_header_timeout_s: float = Field(default=10.0, gt=0)
+    receiver_body_timeout_s: float = Field(default=30.0, gt=0)
+    receiver_keepalive_s: float = Field(default=5.0, gt=0)
+    receiver_max_connections: int = Field(default=1024, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     metrics_port: int = Field(default=0, ge=0, le=65535)
     # arq's default; each job mostly waits on the model, git and the sandbox.

@@ -25,19 +25,12 @@ def serve(host: str, port: int) -> None:
     """Run the webhook receiver (POST /webhook, /healthz, /readyz, /metrics)."""
     import uvicorn
 
-    from bot.ingress import create_app
+    from bot.ingress import create_app, server_options
     from bot.telemetry import configure_logging
 
     settings = server_settings("webhook_secret")
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        access_log=False,
-        log_config=None,
-        server_header=False,
-    )
+    uvicorn.run(create_app(settings), host=host, port=port, **server_options(settings))
 
 
 @cli.command()

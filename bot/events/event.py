@@ -184,6 +184,9 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> Event:
         payload = _parse_whole(document)
     except msgspec.DecodeError as exc:
         raise WebhookMalformed(f"body is not JSON ({exc})") from None
+    except RecursionError:
+        # GitHub's payloads nest a dozen levels; the parsers give up near a thousand.
+        raise WebhookMalformed("body nests JSON deeper than any GitHub payload") from None
     action = payload.get("action")
     return Event(
         name=name,
@@ -199,6 +202,8 @@ def _parse_whole(document: bytes) -> JSONObject:
         payload = orjson.loads(document)
     except orjson.JSONDecodeError as exc:
         raise WebhookMalformed(f"body is not JSON ({exc})") from None
+    except RecursionError:
+        raise WebhookMalformed("body nests JSON deeper than any GitHub payload") from None
     if not isinstance(payload, dict):
         raise WebhookMalformed("body is JSON but not an object")
     return payload
