@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from bot.config import Settings, load_settings
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 __all__ = ["fail", "server_settings"]
 
@@ -21,6 +23,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def server_settings(*required: str) -> Settings:
     """The server settings, with `required` ones set, or a one-line failure."""
+    from bot.config import load_settings
+
     try:
         return load_settings(require=required)
     except ConfigError as exc:

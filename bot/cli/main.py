@@ -1,8 +1,15 @@
-"""The `ambient` command: argument parsing only; each subcommand calls into the package."""
+"""The `ambient` command: argument parsing only; each subcommand calls into the package.
+
+Sub-commands are imported when they are asked for, not before: `ambient --version` or
+`ambient scan-diff` should not pay for the GitHub client, the model client and the sandboxes
+(importing every sub-command took about 1.5 s of CPU).
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Final
 
 import click
 
@@ -11,8 +18,35 @@ from bot.cli.env import fail, server_settings
 
 __all__ = ["main"]
 
+#: Sub-command name → (module, attribute), imported on first use.
+LAZY_COMMANDS: Final = {
+    "patch": ("bot.cli.patch", "patch"),
+    "sweep": ("bot.cli.local", "sweep"),
+    "fix": ("bot.cli.local", "fix"),
+    "watch": ("bot.cli.local", "watch"),
+    "verify": ("bot.cli.verify", "verify"),
+    "scan-diff": ("bot.cli.secrets", "scan_diff"),
+    "debug": ("bot.cli.debug", "debug"),
+    "swarm": ("bot.cli.swarm", "swarm"),
+    "app": ("bot.cli.app", "app"),
+    "jobs": ("bot.cli.jobs", "jobs"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module, attribute = LAZY_COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)  # noqa: S101 (a table of our own)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ambient")
 def cli() -> None:
     """Ambient: propose, verify and publish code fixes; a person decides what merges."""
@@ -100,29 +134,6 @@ def config_check(file: str) -> None:
     if outcome.problems:
         sys.exit(1)
     click.echo(f"{file}: ok")
-
-
-def _add_commands() -> None:
-    from bot.cli.app import app
-    from bot.cli.debug import debug
-    from bot.cli.jobs import jobs
-    from bot.cli.local import fix, sweep, watch
-    from bot.cli.patch import patch
-    from bot.cli.secrets import scan_diff
-    from bot.cli.swarm import swarm
-    from bot.cli.verify import verify
-
-    cli.add_command(patch, "patch")
-    for command in (sweep, fix, watch, verify):
-        cli.add_command(command)
-    cli.add_command(scan_diff, "scan-diff")
-    cli.add_command(debug, "debug")
-    cli.add_command(swarm, "swarm")
-    cli.add_command(app, "app")
-    cli.add_command(jobs, "jobs")
-
-
-_add_commands()
 
 
 def main() -> None:
