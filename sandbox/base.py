@@ -3,30 +3,34 @@
 Every backend runs a command with no network, a read-only root, only the workspace writable
 (mounted at `/workspace`), memory / CPU / PID limits, a non-root user, a wall-clock timeout that
 kills every process of the command, and the command policy checked first. Backends differ only
-in how they isolate; `SandboxBase.run` holds what they share.
+in how they isolate; `SandboxBase.run` holds what they share, the workspace's bound and the
+tending after each command among it (`sandbox.workspace_guard`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Final, Literal, Protocol, Self
 
 from prometheus_client import Counter, Histogram
 
-from bot.errors import Permanent, Retryable, SandboxError
+from bot.errors import SandboxError
 from sandbox.egress import PROXY_VARIABLES, relayed
+from sandbox.errors import SandboxBackendFailed, SandboxUnavailable
 from sandbox.policy import CommandPolicy, CommandRefused
+from sandbox.workspace_guard import WorkspaceGuard
 
 RUNS: Final = Counter(
     "ambient_sandbox_runs_total",
-    "Commands run in a sandbox, by backend and outcome (ok, failed, timeout, oom, error)",
+    "Commands run in a sandbox, by backend and outcome (ok, failed, timeout, oom, disk, error)",
     ["backend", "outcome"],
 )
 RUN_SECONDS: Final = Histogram(
@@ -71,14 +75,6 @@ _SECRET_NAME: Final = re.compile(
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class SandboxUnavailable(SandboxError, Permanent):
-    """This backend cannot run here (missing binary, image, runtime or cgroup)."""
-
-
-class SandboxBackendFailed(SandboxError, Retryable):
-    """The backend failed while running a command (engine error); the job may be retried."""
-
-
 @dataclass(frozen=True, slots=True)
 class Command:
     """One command: argv (never a shell line), a cwd relative to the workspace, extra env."""
@@ -99,7 +95,11 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """What a command did. `exit_code` is 128+N when a signal N ended it, as in a shell."""
+    """What a command did. `exit_code` is 128+N when a signal N ended it, as in a shell.
+
+    `workspace_exceeded`: the workspace grew past `Limits.workspace_bytes`; the command was
+    stopped (or had ended) and what it wrote is gone, as the last line of `stderr` says.
+    """
 
     exit_code: int
     stdout: str
@@ -108,16 +108,23 @@ class Result:
     timed_out: bool = False
     oom_killed: bool = False
     truncated: bool = False
+    workspace_exceeded: bool = False
 
     @property
     def ok(self) -> bool:
-        """Whether the command ran to completion and exited 0."""
-        return self.exit_code == 0 and not self.timed_out and not self.oom_killed
+        """Whether the command ran to completion within every limit and exited 0."""
+        return self.exit_code == 0 and not (
+            self.timed_out or self.oom_killed or self.workspace_exceeded
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Resource limits of one sandbox; memory includes swap (none is allowed)."""
+    """Resource limits of one sandbox; memory includes swap (none is allowed).
+
+    `workspace_bytes` is how much the workspace may grow over what it held before the first
+    command (the checkout), all commands together (see `sandbox.workspace_guard`).
+    """
 
     memory_bytes: int = 1 << 30
     pids: int = 256
@@ -126,9 +133,11 @@ class Limits:
     tmp_bytes: int = 256 << 20
     file_bytes: int = 1 << 30
     open_files: int = 1024
+    workspace_bytes: int = 2 << 30
 
     def __post_init__(self) -> None:
-        if min(self.memory_bytes, self.pids, self.output_bytes, self.tmp_bytes) <= 0:
+        counts = (self.memory_bytes, self.pids, self.output_bytes, self.tmp_bytes)
+        if min(*counts, self.file_bytes, self.open_files, self.workspace_bytes) <= 0:
             raise ValueError("sandbox limits must be positive")
         if self.cpus <= 0:
             raise ValueError("sandbox cpus must be positive")
@@ -186,6 +195,8 @@ def _outcome(result: Result) -> str:
         return "timeout"
     if result.oom_killed:
         return "oom"
+    if result.workspace_exceeded:
+        return "disk"
     return "ok" if result.exit_code == 0 else "failed"
 
 
@@ -207,6 +218,8 @@ class SandboxBase(ABC):
         self.provision = provision or Provision()
         self._lock = asyncio.Lock()
         self._closed = False
+        writable = [mount.source for mount in self.provision.mounts if mount.writable]
+        self._guard = WorkspaceGuard(workspace, limits.workspace_bytes, writable)
 
     @property
     def workspace(self) -> Path:
@@ -222,11 +235,23 @@ class SandboxBase(ABC):
         async with self._lock:
             if self._closed:
                 raise SandboxError(f"{self.kind} sandbox for {self._workspace} is closed")
+            watch = await self._guard.watch()
             try:
-                result = await self._execute(command, cwd, env)
-            except SandboxError:
-                RUNS.labels(backend=self.kind, outcome="error").inc()
+                result = await self._execute(command, cwd, env, watch.tripped)
+            except BaseException as exc:
+                watch.stop()
+                if isinstance(exc, SandboxError):
+                    RUNS.labels(backend=self.kind, outcome="error").inc()
+                if not self._closed:
+                    # What a failed or cancelled command made may not stay either (close
+                    # tends the workspace itself).
+                    with contextlib.suppress(SandboxError):
+                        await asyncio.shield(self._guard.tidy())
                 raise
+            exceeded = await self._guard.settle(watch)
+            if exceeded is not None:
+                stderr = _with_line(result.stderr, exceeded)
+                result = replace(result, workspace_exceeded=True, stderr=stderr)
         RUNS.labels(backend=self.kind, outcome=_outcome(result)).inc()
         RUN_SECONDS.labels(backend=self.kind).observe(result.duration_s)
         return result
@@ -236,7 +261,10 @@ class SandboxBase(ABC):
         if self._closed:
             return
         self._closed = True
-        await self._release()
+        try:
+            await self._release()
+        finally:
+            await self._guard.tidy()
 
     def environment(self, extra: Mapping[str, str]) -> dict[str, str]:
         """The whole environment of a command: a fixed base plus `extra`, secrets refused."""
@@ -287,12 +315,25 @@ class SandboxBase(ABC):
         """PATH inside the sandbox."""
 
     @abstractmethod
-    async def _execute(self, command: Command, cwd: str, env: dict[str, str]) -> Result:
-        """Run an allowed, validated command; `cwd` is absolute inside the sandbox."""
+    async def _execute(
+        self, command: Command, cwd: str, env: dict[str, str], over_bound: asyncio.Future[None]
+    ) -> Result:
+        """Run an allowed, validated command; `cwd` is absolute inside the sandbox.
+
+        `over_bound` completes when the workspace went past its bound: kill the command then,
+        at once (`capture.supervise` does, given it as `watch`).
+        """
 
     @abstractmethod
     async def _release(self) -> None:
         """Free the backend's resources; called once."""
+
+
+def _with_line(text: str, line: str) -> str:
+    """`text` with `line` as its last line."""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return f"{text}{line}\n"
 
 
 def _inside_cwd(workspace: Path, cwd: str) -> str:

@@ -161,7 +161,9 @@ class BwrapSandbox(SandboxBase):
         bins = [str(p / "bin") for p in self._toolchain]
         return ":".join([*bins, "/usr/local/bin", "/usr/bin", "/bin"])
 
-    async def _execute(self, command: Command, cwd: str, env: dict[str, str]) -> Result:
+    async def _execute(
+        self, command: Command, cwd: str, env: dict[str, str], over_bound: asyncio.Future[None]
+    ) -> Result:
         before = self._cgroups.oom_kills() if self._cgroups else 0
         argv = [*self._bwrap_args, "--chdir", cwd, "--", *self.argv_of(command)]
         limits = rlimits(self.limits, command.timeout_s, self._cgroups is None)
@@ -183,6 +185,8 @@ class BwrapSandbox(SandboxBase):
                 timeout_s=command.timeout_s,
                 output_bytes=self.limits.output_bytes,
                 stop=lambda: self._stop(spawned),
+                watch=over_bound,
+                kill=lambda: self._stop(spawned, (signal.SIGKILL,)),
             )
         except SpawnerGone:
             if self._closed:
@@ -197,7 +201,8 @@ class BwrapSandbox(SandboxBase):
         if self._cgroups is not None:
             oom = self._cgroups.oom_kills() > before
         else:
-            oom = _looks_out_of_memory(outcome)
+            # The guard's kill is a SIGKILL too, and no sign of memory.
+            oom = not over_bound.done() and _looks_out_of_memory(outcome)
         return Result(
             exit_code=exit_code(outcome.returncode),
             stdout=outcome.stdout.text(),
@@ -208,11 +213,15 @@ class BwrapSandbox(SandboxBase):
             truncated=outcome.truncated,
         )
 
-    async def _stop(self, spawned: Spawned) -> None:
+    async def _stop(
+        self,
+        spawned: Spawned,
+        signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGKILL),
+    ) -> None:
         # bwrap leads its own process group (pgid = pid). When the outer bwrap dies, its child
         # (PID 1 of the sandbox) gets SIGKILL (--die-with-parent), and the kernel then kills
         # every process in that PID namespace.
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        for sig in signals:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(spawned.pid, sig)
             with contextlib.suppress(TimeoutError, SpawnerGone):

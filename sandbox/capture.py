@@ -75,10 +75,13 @@ async def run_process(
     timeout_s: float,
     output_bytes: int,
     on_timeout: KillHook,
+    watch: asyncio.Future[None] | None = None,
+    on_watch: KillHook | None = None,
 ) -> Outcome:
-    """Run `argv` in a new session; on timeout or cancellation call `on_timeout` to stop it.
+    """Run `argv` in a new session; on timeout or cancellation call `on_timeout` to stop it,
+    and when `watch` completes first, `on_watch` (or `on_timeout`).
 
-    `on_timeout` must stop every process of the command; the process itself is SIGKILLed
+    Each hook must stop every process of the command; the process itself is SIGKILLed
     afterwards if it still runs.
     """
     creating = asyncio.ensure_future(
@@ -110,6 +113,8 @@ async def run_process(
         timeout_s=timeout_s,
         output_bytes=output_bytes,
         stop=lambda: _stop(proc, on_timeout),
+        watch=watch,
+        kill=lambda: _stop(proc, on_watch or on_timeout),
     )
 
 
@@ -121,25 +126,49 @@ async def supervise(
     timeout_s: float,
     output_bytes: int,
     stop: Callable[[], Awaitable[None]],
+    watch: asyncio.Future[None] | None = None,
+    kill: Callable[[], Awaitable[None]] | None = None,
 ) -> Outcome:
     """Collect a started command's output tails and status, calling `stop` on timeout or
-    cancellation; `stop` must end every process of the command."""
+    cancellation, and `kill` (or `stop`) when `watch` completes before the command ends; each
+    must end every process of the command."""
     started = time.monotonic()
     out, err = TailBuffer(output_bytes), TailBuffer(output_bytes)
     readers = [asyncio.create_task(_drain(stdout, out)), asyncio.create_task(_drain(stderr, err))]
     timed_out = False
     try:
         try:
-            await asyncio.wait_for(asyncio.shield(status), timeout_s)
+            watched = await _ended_or_watched(status, watch, timeout_s)
         except TimeoutError:
             timed_out = True
             await _stopped(status, stop)
         except asyncio.CancelledError:
             await asyncio.shield(_stopped(status, stop))
             raise
+        else:
+            if watched:
+                await _stopped(status, kill or stop)
     finally:
         await _finish_readers(readers)
     return Outcome(status.result(), out, err, time.monotonic() - started, timed_out)
+
+
+async def _ended_or_watched(
+    status: asyncio.Future[int], watch: asyncio.Future[None] | None, timeout_s: float
+) -> bool:
+    """Wait for the status or the watch, whichever comes first: True for the watch. Raises
+    TimeoutError after `timeout_s`; neither future is cancelled."""
+    if watch is None:
+        await asyncio.wait_for(asyncio.shield(status), timeout_s)
+        return False
+    done, _ = await asyncio.wait(
+        (status, watch), timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+    )
+    if status in done:
+        return False
+    if watch in done:
+        return True
+    raise TimeoutError
 
 
 async def _stop(proc: asyncio.subprocess.Process, on_timeout: KillHook) -> None:

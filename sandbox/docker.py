@@ -143,7 +143,9 @@ class DockerSandbox(SandboxBase):
     def search_path(self) -> str:
         return "/opt/toolchain/bin:/usr/local/bin:/usr/bin:/bin"
 
-    async def _execute(self, command: Command, cwd: str, env: dict[str, str]) -> Result:
+    async def _execute(
+        self, command: Command, cwd: str, env: dict[str, str], over_bound: asyncio.Future[None]
+    ) -> Result:
         flags = [f"--env={name}={value}" for name, value in env.items()]
         argv = docker_argv("exec", "--user", self._user, "--workdir", cwd, *flags, self.container)
         argv += ["/bin/sh", "-c", _WRAPPER, "sh", *self.argv_of(command)]
@@ -153,6 +155,8 @@ class DockerSandbox(SandboxBase):
             timeout_s=command.timeout_s,
             output_bytes=self.limits.output_bytes,
             on_timeout=self._stop,
+            watch=over_bound,
+            on_watch=self._kill,
         )
         code = exit_code(outcome.returncode)
         stderr = outcome.stderr.text()
@@ -160,7 +164,12 @@ class DockerSandbox(SandboxBase):
             raise SandboxBackendFailed(
                 f"docker sandbox {self.container} could not run {command}: {stderr.strip()}"
             )
-        oom = code == 137 and not outcome.timed_out and await self._new_oom_kill()
+        oom = (
+            code == 137
+            and not outcome.timed_out
+            and not over_bound.done()
+            and await self._new_oom_kill()
+        )
         return Result(
             exit_code=code,
             stdout=outcome.stdout.text(),
@@ -187,11 +196,15 @@ class DockerSandbox(SandboxBase):
         return counts[0] > seen
 
     async def _stop(self, proc: asyncio.subprocess.Process) -> None:
-        # TERM everything the user runs, give it a moment, then KILL. Under a fork bomb the
-        # PID limit can refuse even the exec that would kill it: restart the container then.
+        # TERM everything the user runs, give it a moment, then KILL.
         await self._exec("/bin/sh", "-c", "kill -s TERM -- -1")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.wait(), _GRACE_S)
+        await self._kill(proc)
+
+    async def _kill(self, proc: asyncio.subprocess.Process) -> None:
+        # Under a fork bomb the PID limit can refuse even the exec that would kill it: restart
+        # the container then.
         killed = await self._exec("/bin/sh", "-c", "kill -s KILL -- -1 2>/dev/null; true")
         if killed.code != 0:
             await self._restart()
@@ -281,6 +294,8 @@ def _run_args(
         f"--cpus={limits.cpus}",
         "--ulimit=core=0",
         f"--ulimit=nofile={limits.open_files}:{limits.open_files}",
+        # In bytes, as setrlimit takes it (`ulimit -f` inside shows 512-byte blocks).
+        f"--ulimit=fsize={limits.file_bytes}:{limits.file_bytes}",
         "--hostname=sandbox",
         "--log-driver=none",
         f"--workdir={WORKDIR}",

@@ -10,6 +10,7 @@ either step against a file outside it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from dataclasses import dataclass
@@ -29,18 +30,26 @@ class SharedWorkspace:
     before: dict[str, tuple[int, int]]
 
     def restore(self) -> None:
-        """Give every entry back to the workspace's owner, with its former group and mode."""
+        """Give every entry back to the workspace's owner, with its former group and mode.
+
+        An entry that vanishes meanwhile is skipped: the walk after the sandbox's last command
+        may be removing what no command may leave (`sandbox.workspace_walk`).
+        """
         for path, st in _entries(self.root):
-            old = self.before.get(path)
-            if old is None:
-                # Created by the sandbox: it is the owner's now, with the owner's group.
-                os.lchown(path, self.uid, self.gid)
-                continue
-            old_gid, old_mode = old
-            if st.st_gid != old_gid:
-                os.lchown(path, -1, old_gid)
-            if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) != old_mode:
-                os.chmod(path, old_mode)
+            with contextlib.suppress(FileNotFoundError):
+                self._restore(path, st)
+
+    def _restore(self, path: str, st: os.stat_result) -> None:
+        old = self.before.get(path)
+        if old is None:
+            # Created by the sandbox: it is the owner's now, with the owner's group.
+            os.lchown(path, self.uid, self.gid)
+            return
+        old_gid, old_mode = old
+        if st.st_gid != old_gid:
+            os.lchown(path, -1, old_gid)
+        if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) != old_mode:
+            os.chmod(path, old_mode)
 
 
 def share_workspace(root: Path, sandbox_gid: int) -> SharedWorkspace:
@@ -66,11 +75,14 @@ def _entries(root: Path) -> list[tuple[str, os.stat_result]]:
     pending = [str(root)]
     while pending:
         directory = pending.pop()
-        with os.scandir(directory) as listing:
+        with contextlib.suppress(FileNotFoundError), os.scandir(directory) as listing:
             for entry in listing:
                 if directory == str(root) and entry.name == ".git":
                     continue
-                st = entry.stat(follow_symlinks=False)
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
                 found.append((entry.path, st))
                 if stat.S_ISDIR(st.st_mode):
                     pending.append(entry.path)

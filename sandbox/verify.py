@@ -37,10 +37,11 @@ class CommandRun:
     failures: frozenset[str] = frozenset()
     #: Tests that already fail on the base commit; failing again, they are no evidence against.
     known_failures: frozenset[str] = frozenset()
+    workspace_exceeded: bool = False
 
     @property
     def ok(self) -> bool:
-        if self.timed_out or self.oom_killed:
+        if self.timed_out or self.oom_killed or self.workspace_exceeded:
             return False
         if self.exit_code == 0:
             return True
@@ -56,6 +57,8 @@ class CommandRun:
             ending = "timed out"
         elif self.oom_killed:
             ending = "killed: out of memory"
+        elif self.workspace_exceeded:
+            ending = "stopped: the workspace grew past its bound"
         else:
             ending = f"exit {self.exit_code}"
         if self.exit_code and self.ok:
@@ -75,6 +78,7 @@ class CommandRun:
             timed_out=result.timed_out,
             oom_killed=result.oom_killed,
             failures=failing_tests(command, output),
+            workspace_exceeded=result.workspace_exceeded,
         )
 
 

@@ -361,3 +361,102 @@ async def test_closing_during_a_run_stops_it(
     assert host_processes(marker) == []
     with pytest.raises(SandboxError, match="closed"):
         await sandbox.run(py("print('no')"))
+
+
+async def test_a_file_cannot_grow_past_file_bytes(
+    sandbox_factory: SandboxFactory, sandbox_workspace: Path
+) -> None:
+    sandbox = await sandbox_factory(sandbox_workspace, limits=Limits(file_bytes=1 << 20))
+    # Python ignores SIGXFSZ and sees EFBIG; dd, like most programs, is killed by the signal.
+    python = await sandbox.run(
+        py(
+            "import errno\n"
+            "with open('big.bin', 'wb') as out:\n"
+            "    try:\n"
+            "        out.write(b'x' * (2 << 20))\n"
+            "        out.flush()\n"
+            "    except OSError as exc:\n"
+            "        print('refused', errno.errorcode[exc.errno])\n"
+        )
+    )
+    dd = await sandbox.run(
+        Command(("dd", "if=/dev/zero", "of=dd.bin", "bs=64k", "count=64", "status=none"))
+    )
+    assert python.stdout == "refused EFBIG\n", python.stderr
+    assert (sandbox_workspace / "big.bin").stat().st_size == 1 << 20
+    assert dd.exit_code != 0
+    assert (sandbox_workspace / "dd.bin").stat().st_size == 1 << 20
+
+
+async def test_tmp_holds_at_most_tmp_bytes(
+    sandbox_factory: SandboxFactory, sandbox_workspace: Path
+) -> None:
+    sandbox = await sandbox_factory(sandbox_workspace, limits=Limits(tmp_bytes=8 << 20))
+    result = await sandbox.run(
+        py(
+            "import errno\n"
+            "written = 0\n"
+            "try:\n"
+            "    with open('/tmp/fill', 'wb', buffering=0) as out:\n"
+            "        for _ in range(32):\n"
+            "            written += out.write(b'x' * (1 << 20))\n"
+            "except OSError as exc:\n"
+            "    print(errno.errorcode[exc.errno], written)\n"
+        )
+    )
+    code, written = result.stdout.split()
+    assert code == "ENOSPC", result.stderr
+    assert int(written) <= 8 << 20
+
+
+async def test_open_files_stop_at_open_files(
+    sandbox_factory: SandboxFactory, sandbox_workspace: Path
+) -> None:
+    sandbox = await sandbox_factory(sandbox_workspace, limits=Limits(open_files=64))
+    result = await sandbox.run(
+        py(
+            "import errno, os\n"
+            "opened = []\n"
+            "try:\n"
+            "    while len(opened) < 10000:\n"
+            "        opened.append(os.open('/dev/null', os.O_RDONLY))\n"
+            "except OSError as exc:\n"
+            "    print(errno.errorcode[exc.errno], len(opened))\n"
+        )
+    )
+    code, opened = result.stdout.split()
+    assert code == "EMFILE", result.stderr
+    assert int(opened) < 64
+
+
+async def test_cpu_time_stays_within_timeout_times_cpus(
+    sandbox_factory: SandboxFactory, sandbox_workspace: Path
+) -> None:
+    # Docker caps the share (--cpus), bwrap the CPU seconds of each process (timeout x cpus,
+    # rounded up, plus one). Either way a spinning process gets at most that: here 2 s of the
+    # 4 s it would take unbounded.
+    sandbox = await sandbox_factory(sandbox_workspace, limits=Limits(cpus=0.25))
+    result = await sandbox.run(
+        py(
+            "import os, time\n"
+            "mark = time.monotonic()\n"
+            "while True:\n"
+            "    if time.monotonic() - mark > 0.2:\n"
+            "        times = os.times()\n"
+            "        print(round(times.user + times.system, 2), flush=True)\n"
+            "        mark = time.monotonic()\n",
+            timeout_s=4,
+        )
+    )
+    used = [float(line) for line in result.stdout.split()]
+    assert used, result.stderr
+    assert max(used) <= 2.3
+    assert not result.ok
+
+
+async def test_core_dumps_are_off(sandbox_factory: SandboxFactory, sandbox_workspace: Path) -> None:
+    sandbox = await sandbox_factory(sandbox_workspace)
+    result = await sandbox.run(
+        py("import resource\nprint(resource.getrlimit(resource.RLIMIT_CORE)[0])")
+    )
+    assert result.stdout == "0\n", result.stderr

@@ -34,7 +34,7 @@ def inspect(container: str) -> dict[str, object] | None:
 
 
 async def test_container_is_hardened(sandbox_workspace: Path) -> None:
-    limits = Limits(memory_bytes=300 << 20, pids=77, cpus=1.5)
+    limits = Limits(memory_bytes=300 << 20, pids=77, cpus=1.5, file_bytes=5 << 20)
     async with await DockerSandbox.open(sandbox_workspace, limits=limits) as sandbox:
         info = inspect(sandbox.container)
     assert info is not None
@@ -49,6 +49,8 @@ async def test_container_is_hardened(sandbox_workspace: Path) -> None:
     assert host["Memory"] == host["MemorySwap"] == 300 << 20
     assert host["NanoCpus"] == 1_500_000_000
     assert host["Init"] is True
+    ulimits = {u["Name"]: (u["Soft"], u["Hard"]) for u in host["Ulimits"]}
+    assert ulimits["fsize"] == (5 << 20, 5 << 20)
     assert "/tmp" in host["Tmpfs"]
     assert config["User"] == "65534:65534"
     assert config["Labels"]["ambient.sandbox"] == "1"

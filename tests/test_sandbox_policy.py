@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,9 @@ class _Recorder(SandboxBase):
     def search_path(self) -> str:
         return "/usr/bin"
 
-    async def _execute(self, command: Command, cwd: str, env: dict[str, str]) -> Result:
+    async def _execute(
+        self, command: Command, cwd: str, env: dict[str, str], over_bound: asyncio.Future[None]
+    ) -> Result:
         self.ran.append((command, cwd, env))
         return Result(0, "", "", 0.0)
 
@@ -181,6 +184,7 @@ def test_result_ok() -> None:
     assert not Result(1, "", "", 1.0).ok
     assert not Result(0, "", "", 1.0, timed_out=True).ok
     assert not Result(137, "", "", 1.0, oom_killed=True).ok
+    assert not Result(0, "", "", 1.0, workspace_exceeded=True).ok
 
 
 def test_limits_must_be_positive() -> None:
@@ -188,6 +192,9 @@ def test_limits_must_be_positive() -> None:
         Limits(pids=0)
     with pytest.raises(ValueError, match="positive"):
         Limits(cpus=0)
+    for name in ("file_bytes", "open_files", "workspace_bytes"):
+        with pytest.raises(ValueError, match="positive"):
+            Limits(**{name: 0})
 
 
 def test_checks_from_the_repository_config(tmp_path: Path) -> None:

@@ -140,6 +140,8 @@ def _verdict(result: Result) -> str:
         return "TIMEOUT"
     if result.oom_killed:
         return "OOM"
+    if result.workspace_exceeded:
+        return "DISK"
     return "PASS" if result.ok else "FAIL"
 
 
@@ -174,6 +176,7 @@ def _document(
                 "duration_s": round(result.duration_s, 3),
                 "timed_out": result.timed_out,
                 "oom_killed": result.oom_killed,
+                "workspace_exceeded": result.workspace_exceeded,
                 "truncated": result.truncated,
                 "stdout": result.stdout,
                 "stderr": result.stderr,
