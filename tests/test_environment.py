@@ -283,3 +283,49 @@ def test_setup_reaches_the_index_and_nothing_else(
     assert handler.hits == 0
     # No connection reached Redis but this test's own (counted before the setup ran).
     assert int(client.info("stats")["total_connections_received"]) == connections
+
+
+@pytest.mark.bwrap
+async def test_in_process_setup_builds_once_then_serves_the_checks_and_fails_in_one_line(
+    tmp_path: Path, package_index: PackageIndex
+) -> None:
+    from dataclasses import replace
+
+    from bot.config import load_settings
+    from bot.errors import SetupFailed
+    from bot.pipeline import Environments, PipelineConfig, SetupChoice, SetupOptions
+    from sandbox import Command, CommandPolicy
+    from tests.fixtures.sandbox import require_backend
+
+    require_backend("bwrap")
+    repo = make_src_repo(tmp_path / "repo")
+    settings = load_settings(
+        {
+            "AMBIENT_CACHE_DIR": str(tmp_path / "cache"),
+            "AMBIENT_SETUP_INDEX_URL": package_index.url,
+            "AMBIENT_SETUP_INDEX_HOSTS": "",
+        }
+    )
+    environments = Environments(SetupOptions.from_settings(settings))
+    config = PipelineConfig.from_settings(
+        settings, sandbox="bwrap", setup=SetupChoice(environments, f"test:{repo}")
+    )
+    policy = CommandPolicy(("python -m unittest( .*)?",), "test")
+    try:
+        first = await config.set_up(repo)
+        assert first is not None
+        assert (first.run.ok, first.run.cached) == (True, False)
+        first.release()
+        async with config.checks_on(repo, policy) as box:
+            result = await box.run(Command.parse("python -m unittest discover -s tests -t ."))
+        assert result.ok, result.stderr
+        assert environments.builds == 1
+        broken = replace(
+            config,
+            setup=SetupChoice(environments, f"test:{repo}", ("pip install --no-index nothing",)),
+        )
+        with pytest.raises(SetupFailed, match=r"^setup failed: a setup command failed: "):
+            async with broken.checks_on(repo, policy):
+                pass
+    finally:
+        await environments.close()
