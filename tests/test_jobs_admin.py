@@ -323,9 +323,14 @@ async def _run_burst(url: str) -> None:
 async def _settle() -> None:
     """Let arq's own bookkeeping tasks (each job's `finish_job`) end before its pool closes: a
     burst worker returns as the queue empties, not when they are done."""
-    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    if others:
-        await asyncio.wait(others, timeout=10)
+    # A task that ends may have started another (finish_job's pipeline): wait until none is
+    # left, within a bound, rather than for the first set alone.
+    deadline = asyncio.get_running_loop().time() + 30
+    while others := [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            break
+        await asyncio.wait(others, timeout=left)
 
 
 def test_export_writes_every_record_atomically_and_round_trips(queue: str, tmp_path: Path) -> None:
