@@ -183,7 +183,8 @@ class Environments:
         """
         if plan.empty:
             return Prepared(SetupRun(True, False, plan.summary, plan.source))
-        entry = self.cache.entry(scope_of(scope), self.key(worktree, plan, identity))
+        key = await asyncio.to_thread(self.key, worktree, plan, identity)
+        entry = self.cache.entry(scope_of(scope), key)
         lease = await asyncio.to_thread(self.cache.lease, entry)
         try:
             if await asyncio.to_thread(self.cache.valid, entry) is not None:
