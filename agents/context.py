@@ -20,14 +20,16 @@ from typing import Final
 from agents.hot_paths import clean_log, hot_paths
 from agents.impact import import_neighbours
 from agents.pack import ContextPack, PackedFile, Reason, RepoFiles
-from agents.pack_render import excerpt
+from agents.pack_render import excerpt, excerpt_ranges
 from agents.usage import estimate_tokens
 from bot.errors import Permanent
 
 __all__ = [
     "IMPORTANT_FILES",
+    "Packer",
     "RepoUnreadable",
     "build_pack",
+    "important_files",
     "read_repo",
 ]
 
@@ -93,7 +95,8 @@ def _read_texts(root: Path, paths: Sequence[str], max_file: int, max_total: int)
     return texts
 
 
-def _important(paths: Sequence[str]) -> list[str]:
+def important_files(paths: Sequence[str]) -> list[str]:
+    """The tracked files among `paths` that `IMPORTANT_FILES` names, in its order."""
     chosen: list[str] = []
     for pattern in IMPORTANT_FILES:
         chosen.extend(p for p in paths if fnmatch.fnmatchcase(p, pattern) and p not in chosen)
@@ -121,37 +124,65 @@ def _log_tail(log: str, budget: int) -> str:
     return tail[tail.find("\n") + 1 :]
 
 
-class _Packer:
-    def __init__(self, texts: Mapping[str, str], budget: int) -> None:
+class Packer:
+    """Adds files to a pack while `left` tokens remain; what does not fit is named only.
+
+    With `headers`, each file also costs the heading and fence it is rendered with (counted in
+    `header_tokens`), so that the rendered pack keeps to the budget.
+    """
+
+    def __init__(self, texts: Mapping[str, str], budget: int, *, headers: bool = False) -> None:
         self.texts = texts
         self.left = budget
         self.files: list[PackedFile] = []
-        self.names_only: list[tuple[str, Reason]] = []
+        self.names_only: list[tuple[str, str]] = []
         self.seen: set[str] = set()
+        self.headers = headers
+        self.header_tokens = 0
+
+    def header(self, path: str, why: str) -> int:
+        """What a file's heading costs: "### PATH (WHY, excerpt)" and its fences."""
+        return estimate_tokens([path, why, "", "", "```python", "```"]) if self.headers else 0
 
     def add(
-        self, path: str, reason: Reason, *, cap: int | None = None, lines: Sequence[int] = ()
-    ) -> None:
+        self,
+        path: str,
+        reason: Reason,
+        *,
+        cap: int | None = None,
+        lines: Sequence[int] = (),
+        ranges: Sequence[tuple[int, int]] = (),
+        detail: str = "",
+    ) -> bool:
+        """Add `path` whole (cut to `cap` tokens), or, when it is over `cap` or the room left,
+        as the excerpt of its line `ranges` (else the lines around `lines`); False when it
+        was named only or was in the pack already."""
         if path in self.seen:
-            return
+            return False
         self.seen.add(path)
         text = self.texts.get(path)
         if text is None:
-            self.names_only.append((path, reason))
-            return
-        truncated = cap is not None and len(text) > cap * 4
-        if cap is not None and truncated:
-            text = text[: cap * 4]
+            self.names_only.append((path, detail or reason))
+            return False
         tokens = estimate_tokens([text])
         shown: tuple[int, ...] = ()
-        if tokens > self.left and lines:
+        truncated = False
+        if ranges and (tokens > self.left or (cap is not None and tokens > cap)):
+            text, shown, truncated = excerpt_ranges(text, ranges), tuple(lines), True
+        elif cap is not None and len(text) > cap * 4:
+            text, truncated = text[: cap * 4], True
+        tokens = estimate_tokens([text])
+        if tokens > self.left and lines and not ranges:
             text, shown = excerpt(text, lines), tuple(lines)
             tokens, truncated = estimate_tokens([text]), True
-        if tokens > self.left:
-            self.names_only.append((path, reason))
-            return
-        self.left -= tokens
-        self.files.append(PackedFile(path, reason, text, tokens, truncated, shown))
+        header = self.header(path, detail or reason)
+        if tokens + header > self.left:
+            self.names_only.append((path, detail or reason))
+            return False
+        self.left -= tokens + header
+        self.header_tokens += header
+        self.files.append(PackedFile(path, reason, text, tokens, truncated, shown, detail))
+        return True
 
 
 def build_pack(
@@ -173,8 +204,8 @@ def build_pack(
     hot = hot_paths(log, repo.paths) if log.strip() else ()
     known = set(repo.paths)
     touched = [p for p in touched if p in known]
-    packer = _Packer(repo.texts, min(int(budget_tokens * _IMPORTANT_SHARE), budget_tokens - spent))
-    for path in _important(repo.paths):
+    packer = Packer(repo.texts, min(int(budget_tokens * _IMPORTANT_SHARE), budget_tokens - spent))
+    for path in important_files(repo.paths):
         packer.add(path, "important", cap=important_cap_tokens)
     important_spent = sum(f.tokens for f in packer.files)
     packer.left = budget_tokens - spent - important_spent

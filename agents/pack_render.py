@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from typing import Final
 
 from agents.pack import ContextPack
+from agents.repo_map import RepoMap
 
-__all__ = ["excerpt", "fenced", "render_pack"]
+__all__ = ["excerpt", "excerpt_ranges", "fenced", "render_pack"]
 
 EXCERPT_RADIUS: Final = 20
 _BACKTICKS: Final = re.compile(r"^\s*(`{3,})", re.M)
@@ -22,10 +23,16 @@ _LANGUAGES: Final = {
 def excerpt(text: str, lines: Sequence[int], radius: int = EXCERPT_RADIUS) -> str:
     """The parts of `text` within `radius` lines of `lines` (1-based), each part introduced by
     a `[lines A-B of N]` marker."""
+    return excerpt_ranges(text, [(line - radius, line + radius) for line in lines])
+
+
+def excerpt_ranges(text: str, ranges: Sequence[tuple[int, int]]) -> str:
+    """The parts of `text` in the line `ranges` (1-based, inclusive; overlapping and adjacent
+    ones merged), each part introduced by a `[lines A-B of N]` marker."""
     all_lines = text.splitlines()
     windows: list[list[int]] = []
-    for line in sorted(set(lines)):
-        start, end = max(1, line - radius), min(len(all_lines), line + radius)
+    for first, last in sorted(set(ranges)):
+        start, end = max(1, first), min(len(all_lines), last)
         if windows and start <= windows[-1][1] + 1:
             windows[-1][1] = max(windows[-1][1], end)
         elif start <= end:
@@ -50,11 +57,26 @@ def _language(path: str) -> str:
     return _LANGUAGES.get(path[dot:], "") if dot > path.rfind("/") else ""
 
 
+def _map_and_findings(pack: ContextPack, repo_map: RepoMap) -> list[str]:
+    shown = f"{repo_map.files} of {repo_map.indexed}"
+    out = [
+        f"## Repository map (the definitions of {shown} Python files, most referred-to first)",
+        fenced(repo_map.text, "text"),
+    ]
+    if pack.findings:
+        out += ["", "## Findings of the analyzers that chose the files below"]
+        out += [f"- {f.code} {f.path}:{f.line}: {f.message}" for f in pack.findings]
+    return out
+
+
 def render_pack(pack: ContextPack) -> str:
     """The pack as Markdown prompt text."""
-    out = [f"## Repository files ({len(pack.tree) + pack.tree_omitted} tracked)", *pack.tree]
-    if pack.tree_omitted:
-        out.append(f"(… {pack.tree_omitted} more not listed)")
+    if pack.repo_map is not None:
+        out = _map_and_findings(pack, pack.repo_map)
+    else:
+        out = [f"## Repository files ({len(pack.tree) + pack.tree_omitted} tracked)", *pack.tree]
+        if pack.tree_omitted:
+            out.append(f"(… {pack.tree_omitted} more not listed)")
     if pack.log_tail:
         out += ["", "## Failure log (last lines)", fenced(pack.log_tail, "text")]
     if pack.hot_paths:
@@ -65,9 +87,11 @@ def render_pack(pack: ContextPack) -> str:
             out.append(f"- {hot.path}{lines} ({mentions})")
     for packed in pack.files:
         note = ", excerpt" if packed.lines else ", cut short" if packed.truncated else ""
-        out += ["", f"### {packed.path} ({packed.reason}{note})"]
+        out += ["", f"### {packed.path} ({packed.why}{note})"]
         out.append(fenced(packed.text, _language(packed.path)))
     if pack.names_only:
         out += ["", "## Also relevant, not shown for lack of room"]
         out += [f"- {path} ({reason})" for path, reason in pack.names_only]
+    if pack.names_omitted:
+        out.append(f"(… {pack.names_omitted} more)")
     return "\n".join(out) + "\n"

@@ -186,7 +186,7 @@ def _priority(specialists: Sequence[Specialist]) -> dict[str, int]:
 async def run_swarm(
     llm: LLM,
     specialists: Sequence[Specialist],
-    context: str,
+    context: str | Mapping[str, str],
     *,
     config: SpecialistsConfig,
     task: str = DEFAULT_TASK,
@@ -194,15 +194,17 @@ async def run_swarm(
     limiter: asyncio.Semaphore | None = None,
     options: SwarmOptions = SwarmOptions(),
 ) -> SwarmResult:
-    """Run the swarm over a repository `context` (a rendered pack) and return what it chose.
+    """Run the swarm over a repository `context` (a rendered pack, or one per specialist by
+    short name) and return what it chose.
 
     `limiter` bounds model calls in flight (None: the model's own limit). Failures of single
     specialists are in the result; only a bug raises.
     """
     swarm = _Swarm(llm, limiter, options)
-    question = PROPOSE_PROMPT.render({"task": task.strip(), "context": context})
     runs = []
     for specialist in specialists:
+        shown = context if isinstance(context, str) else context[specialist.name]
+        question = PROPOSE_PROMPT.render({"task": task.strip(), "context": shown})
         tuning = config.tuning_of(specialist)
         system = specialist.system_prompt(tuning)
         messages = [Message("system", system), Message("user", question)]

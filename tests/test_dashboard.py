@@ -10,12 +10,13 @@ import pytest
 import redis.asyncio
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
+from agents.rotation import Cursor, SweepRecord, cursor_from_json
 from bot.config import load_settings
 from bot.deps import Deps
 from bot.events.payloads import SweepPayload, parse_payload
 from bot.events.spec import JobSpec, deserialize, serialize
 from bot.flows.schedule import Schedule, claim_key, claim_period, sweep_period
-from bot.publish.dashboard import MARKER, Entry, merge, parse, render, ticked
+from bot.publish.dashboard import MARKER, Entry, Status, merge, parse, render, status_of, ticked
 from handlers.sweep import scheduled_sweep, sweep_jobs
 from tests.fixtures.redis import RedisServer
 
@@ -53,6 +54,23 @@ def test_merge_keeps_ticks_and_prs_and_appends_new_branches_once() -> None:
     merged = merge(current, [A, B, B])
     assert merged == (Entry(A.title, A.branch, True, 3), B)
     assert render([]).endswith("Nothing waits for approval.\n")
+
+
+def test_the_sweeps_coverage_and_cursor_ride_below_the_boxes_and_read_back() -> None:
+    cursor = Cursor("src/b.py", (SweepRecord("sweep:1", "", ("src/a.py", "src/b.py")),))
+    line = "Coverage: 2 of 9 source files shown in the last 1 sweep (22%)"
+    entries = (Entry("Fix it", "ambient/sweep/fix-it"),)
+    body = render(entries, Status(line, cursor.to_json()))
+    assert body.splitlines()[-2:] == [line, f"<!-- ambient:sweep-cursor {cursor.to_json()} -->"]
+    assert parse(body) == entries
+    status = status_of(body)
+    assert status is not None
+    assert status.coverage == line
+    assert cursor_from_json(status.cursor) == cursor
+    # No status, none read back; a forged comment closer cannot end the hidden line early.
+    assert status_of(render(entries)) is None
+    hostile = render((), Status(line, '{"after": "x --> y"}'))
+    assert hostile.count("-->") == 2  # the marker's and the cursor line's own
 
 
 def test_the_cron_makes_one_job_per_repository_and_day_spread_over_an_hour() -> None:

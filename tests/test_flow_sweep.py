@@ -177,12 +177,16 @@ async def test_a_sweep_opens_low_risk_prs_and_lists_high_risk_ones_on_one_dashbo
     assert pulls[LOW_BRANCH]["body"] == low_run["output"]["summary"]
     assert "**Why:** Why test a list without duplicates" in pulls[LOW_BRANCH]["body"]
 
-    # Next week's sweep finds the same changes: the PR and the dashboard are reused, in place.
+    assert "\nCoverage: 1 of 1 source files shown in the last 1 sweep (100%)\n" in dashboard["body"]
+
+    # Next week's sweep finds the same changes: the PR and the dashboard are reused, in place;
+    # only the sweeps' coverage and cursor below the boxes change.
     again = await sweep_repository(deps, _request(installation, date(2026, 11, 23)))
     assert again["status"] == "done", again
     assert set(_pulls(github_sim)) == {LOW_BRANCH}
     (same,) = _dashboards(github_sim)
-    assert (same["number"], same["body"]) == (dashboard["number"], dashboard["body"])
+    assert (same["number"], parse(same["body"])) == (dashboard["number"], parse(dashboard["body"]))
+    assert "\nCoverage: 1 of 1 source files shown in the last 2 sweeps (100%)\n" in same["body"]
     # The branches were not moved, so the evidence on their heads stands: no second run.
     assert _sweep_runs(github_sim) == runs
 

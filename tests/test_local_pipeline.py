@@ -23,6 +23,7 @@ from bot.flows.local import LocalRun, local_fix, local_sweep
 from bot.pipeline.process import PipelineConfig
 from sandbox import SandboxKind
 from tests.fixtures.llm_sim import LLMSim
+from tests.fixtures.sandbox import require_backend
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "python-demo"
@@ -80,13 +81,21 @@ async def test_without_a_model_ruff_is_published_as_a_review_branch(
         _run(repo, tmp_path, sandbox_backend, None), agents=read_config(None)
     )
     assert report.notes[0].startswith("no model configured")
-    (outcome,) = report.outcomes
-    assert (outcome.agent, outcome.fate, outcome.risk) == ("Ruff", "published", "low")
-    assert "already failing on the base commit" in outcome.verification
+    # One proposal per rule family; those that change the same lines as another wait.
+    fates = {o.title: o.fate for o in report.outcomes}
+    assert {o.agent for o in report.outcomes} == {"Ruff"}
+    assert fates["Apply ruff's F fixes to 1 files"] == "published"
+    assert fates["Apply ruff's formatting to 1 files"] == "published"
+    assert set(fates.values()) == {"published", "superseded"}
     _untouched(repo, head)
-    changed = _git(repo, "diff", "--name-only", f"main..{outcome.branch}")
-    assert changed == "inventory.py"
-    assert Path(outcome.patch_file).read_text().startswith("diff --git a/inventory.py")
+    for outcome in report.outcomes:
+        if outcome.fate != "published":
+            continue
+        assert outcome.risk == "low"
+        assert "already failing on the base commit" in outcome.verification
+        changed = _git(repo, "diff", "--name-only", f"main..{outcome.branch}")
+        assert changed == "inventory.py"
+        assert Path(outcome.patch_file).read_text().startswith("diff --git a/inventory.py")
     assert not list((tmp_path / "workspaces").iterdir())
 
 
@@ -219,7 +228,65 @@ def test_the_cli_prints_a_json_report_and_says_when_no_model_ran(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["notes"][0].startswith("no model configured")
-    assert [p["fate"] for p in report["proposals"]] == ["published"]
+    assert {p["fate"] for p in report["proposals"]} == {"published", "superseded"}
+
+
+def _many_fixable(tmp_path: Path) -> Path:
+    """30 modules with an unused import each (ruff's F401), two more the config ignores, a
+    passing test, and a config that keeps changes to 8 files and ignores those two."""
+    repo = tmp_path / "many"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / ".github").mkdir()
+    (repo / "pyproject.toml").write_text(
+        '[project]\nname = "many"\nversion = "0"\n\n[tool.ruff.lint]\nselect = ["F"]\n\n'
+        '[tool.pytest.ini_options]\npythonpath = ["."]\n'
+    )
+    for name in [f"mod{n:02}" for n in range(30)] + ["skip_a", "skip_b"]:
+        (repo / "pkg" / f"{name}.py").write_text(f'import os\n\nNAME = "{name}"\n')
+    (repo / "pkg" / "__init__.py").write_text("")
+    (repo / "tests" / "test_pkg.py").write_text(
+        'from pkg import mod00\n\n\ndef test_name() -> None:\n    assert mod00.NAME == "mod00"\n'
+    )
+    (repo / ".github" / "ambient.yml").write_text(
+        "risk:\n  max_files: 8\npaths:\n  ignore: [pkg/skip_*.py]\n"
+    )
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "many")
+    return repo
+
+
+@pytest.mark.bwrap
+def test_the_cli_applies_the_checkouts_config_and_ruffs_fixes_come_in_verified_parts(
+    tmp_path: Path,
+) -> None:
+    require_backend("bwrap")
+    repo = _many_fixable(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMBIENT_LLM")}
+    env["AMBIENT_WORKSPACE_ROOT"] = str(tmp_path / "ws")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "sweep", str(repo), "--json", "--sandbox", "bwrap"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    outcomes = json.loads(done.stdout)["proposals"]
+    # risk.max_files (8) cuts the 30 files into four parts; paths.ignore keeps two out.
+    assert [(o["title"], o["fate"]) for o in outcomes] == [
+        (f"Apply ruff's F fixes to {n} files (part {i} of 4)", "published")
+        for i, n in enumerate((8, 8, 8, 6), 1)
+    ]
+    touched: list[str] = []
+    for outcome in outcomes:
+        assert "`python -m pytest -q`: exit 0" in outcome["verification"], outcome
+        changed = _git(repo, "diff", "--name-only", f"main..{outcome['branch']}").split()
+        assert len(changed) <= 8
+        touched += changed
+    assert touched == [f"pkg/mod{n:02}.py" for n in range(30)]
 
 
 def test_the_cli_names_a_missing_checkout_in_one_line(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from agents.specialists import (
     read_config,
 )
 from agents.specialists.base import Dropped, PromptError, PromptTemplate, RunOutcome
-from agents.specialists.ruff import RUFF_AGENT, RuffFailed, ruff_proposal
+from agents.specialists.ruff import RUFF_AGENT, RuffFailed, families, parts, ruff_proposals
 from agents.specialists.secrets_report import secrets_report
 from agents.specialists.tests import is_test_path
 from bot.errors import ConfigError
@@ -260,6 +262,8 @@ def repo(root: Path, files: dict[str, str]) -> Path:
 
 
 PYPROJECT = '[project]\nname = "demo"\n\n[tool.ruff]\nline-length = 100\n'
+#: Pyflakes alone, so that which rules fire does not hang on ruff's defaults.
+ONLY_F = PYPROJECT + '\n[tool.ruff.lint]\nselect = ["F"]\n'
 MESSY = "import os\nimport sys\n\ndef f( x ):\n    return x+1\n"
 
 
@@ -268,38 +272,116 @@ def runner() -> LocalRunner:
     return LocalRunner(str(RUFF) if RUFF.exists() else require_binary("ruff"), [])
 
 
-async def test_ruff_proposal_from_a_messy_repository(tmp_path: Path, runner: LocalRunner) -> None:
-    files = {"pyproject.toml": PYPROJECT, "src/app.py": MESSY, "src/ok.py": "X = 1\n"}
-    scratch = repo(tmp_path / "scratch", files)
-    found = await ruff_proposal(runner, scratch)
-    assert found is not None
-    assert (found.agent, found.risk_level) == (RUFF_AGENT, "low")
-    assert found.files_touched == ("src/app.py",)
-    assert found.title == "Apply ruff's safe fixes and formatting to 1 files"
-    assert "-import os\n" in found.diff
-    assert "+def f(x):\n" in found.diff
-    assert [argv[:2] for argv, _ in runner.calls] == [("ruff", "check"), ("ruff", "format")]
-    # The diff applies to a fresh copy of the base and gives what ruff wrote.
-    fresh = repo(tmp_path / "fresh", files)
-    subprocess.run(["git", "apply", "-"], cwd=fresh, input=found.diff, text=True, check=True)
-    assert (fresh / "src/app.py").read_text() == (scratch / "src/app.py").read_text()
+@dataclass
+class Scratches:
+    """Fresh clones of a base repository, each with the runner (what the sweep's worktrees
+    and sandboxes are in production); `made` are the clones, each left as ruff changed it."""
+
+    base: Path
+    runner: LocalRunner
+    made: list[Path]
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[tuple[LocalRunner, Path]]:
+        clone = Path(tempfile.mkdtemp(prefix=f"{self.base.name}-scratch-", dir=self.base.parent))
+        git(self.base.parent, "clone", "-q", str(self.base), str(clone))
+        self.made.append(clone)
+        yield self.runner, clone
+
+
+def scratches(base: Path, runner: LocalRunner) -> Scratches:
+    return Scratches(base, runner, [])
+
+
+async def test_ruff_proposes_each_rule_family_and_the_formatting_apart(
+    tmp_path: Path, runner: LocalRunner
+) -> None:
+    files = {"pyproject.toml": ONLY_F, "src/app.py": MESSY, "src/ok.py": "X = 1\n"}
+    scratch = scratches(repo(tmp_path / "base", files), runner)
+    found = await ruff_proposals(scratch)
+    # F401 (unused imports) fires; the formatting is a proposal of its own.
+    assert [p.title for p in found] == [
+        "Apply ruff's F fixes to 1 files",
+        "Apply ruff's formatting to 1 files",
+    ]
+    fixes, formatting = found
+    assert all((p.agent, p.risk_level) == (RUFF_AGENT, "low") for p in found)
+    assert fixes.files_touched == formatting.files_touched == ("src/app.py",)
+    assert "-import os\n" in fixes.diff
+    assert "+def f(x):\n" not in fixes.diff
+    assert "**Prompted by:** ruff's findings F401 unused-import (2)" in fixes.description
+    assert "+def f(x):\n" in formatting.diff
+    assert "-import os\n" not in formatting.diff
+    assert [argv[:3] for argv, _ in runner.calls] == [
+        ("ruff", "check", "--statistics"),
+        ("ruff", "check", "--fix"),
+        ("ruff", "format", "--no-cache"),
+    ]
+    # The statistics and the first family share a worktree; the formatting has its own, where
+    # the fixes are not: each diff applies to a fresh copy of the base on its own.
+    assert len(scratch.made) == 2
+    for proposal in found:
+        fresh = repo(tmp_path / f"fresh-{len(proposal.title)}", files)
+        subprocess.run(["git", "apply", "-"], cwd=fresh, input=proposal.diff, text=True, check=True)
+
+
+async def test_a_familys_fixes_come_in_parts_within_the_file_limit(
+    tmp_path: Path, runner: LocalRunner
+) -> None:
+    files = {f"pkg/m{n:02}.py": "import os\n\nX = 1\n" for n in range(23)}
+    base = repo(tmp_path / "base", {"pyproject.toml": ONLY_F, **files})
+    found = await ruff_proposals(scratches(base, runner), max_files=10)
+    assert [(p.title, len(p.files_touched)) for p in found] == [
+        ("Apply ruff's F fixes to 10 files (part 1 of 3)", 10),
+        ("Apply ruff's F fixes to 10 files (part 2 of 3)", 10),
+        ("Apply ruff's F fixes to 3 files (part 3 of 3)", 3),
+    ]
+    touched = [path for p in found for path in p.files_touched]
+    assert touched == sorted(files)
+    assert "Part 2 of 3: the other parts change the other files." in found[1].description
+
+
+def test_ruff_statistics_group_the_safely_fixable_rules_by_family() -> None:
+    statistics = json.dumps(
+        [
+            {"code": "UP006", "name": "non-pep585-annotation", "count": 2, "fixable": True,
+             "fixable_count": 2},
+            {"code": "F401", "name": "unused-import", "count": 3, "fixable": True,
+             "fixable_count": 3},
+            {"code": "UP035", "name": "deprecated-import", "count": 1, "fixable": False,
+             "fixable_count": 0},
+            {"code": "PLR0913", "name": "too-many-arguments", "count": 1, "fixable": False},
+            {"code": "UP004", "name": "useless-object-inheritance", "count": 1, "fixable": True,
+             "fixable_count": 1},
+            {"code": None, "name": "syntax-error", "count": 1},
+        ]
+    )  # fmt: skip
+    grouped = families(statistics)
+    assert {name: [r.code for r in rules] for name, rules in grouped.items()} == {
+        "F": ["F401"],
+        "UP": ["UP004", "UP006"],
+    }
+    assert families("[]") == {}
+    with pytest.raises(RuffFailed, match="not JSON"):
+        families("ruff: no")
+    assert parts(["b", "a", "c"], 2) == [("a", "b"), ("c",)]
+    assert parts([], 10) == []
 
 
 async def test_ruff_leaves_clean_or_unconfigured_repositories_alone(
     tmp_path: Path, runner: LocalRunner
 ) -> None:
     clean = repo(tmp_path / "clean", {"pyproject.toml": PYPROJECT, "a.py": "X = 1\n"})
-    assert await ruff_proposal(runner, clean) is None
+    assert await ruff_proposals(scratches(clean, runner)) == ()
     unconfigured = repo(tmp_path / "plain", {"a.py": MESSY})
-    assert await ruff_proposal(runner, unconfigured) is None
+    assert await ruff_proposals(scratches(unconfigured, runner)) == ()
     assert len(runner.calls) == 2  # the unconfigured repository never ran ruff
-    assert await ruff_proposal(runner, unconfigured, require_config=False) is not None
+    assert await ruff_proposals(scratches(unconfigured, runner), require_config=False) != ()
 
 
 async def test_ruff_names_files_it_cannot_parse(tmp_path: Path, runner: LocalRunner) -> None:
     files = {"ruff.toml": "line-length = 100\n", "a.py": "x=1\n", "broken.py": "def f(:\n"}
-    found = await ruff_proposal(runner, repo(tmp_path / "r", files))
-    assert found is not None
+    (found,) = await ruff_proposals(scratches(repo(tmp_path / "r", files), runner))
     assert found.files_touched == ("a.py",)
     assert "Not formatted (they do not parse): broken.py" in found.description
 
@@ -309,7 +391,7 @@ async def test_ruff_with_a_broken_configuration_fails_in_one_line(
 ) -> None:
     bad = repo(tmp_path / "r", {"ruff.toml": "line-length = 'long'\n", "a.py": "x=1\n"})
     with pytest.raises(RuffFailed) as caught:
-        await ruff_proposal(runner, bad)
+        await ruff_proposals(scratches(bad, runner))
     assert str(caught.value).startswith("ruff check failed (exit 2): ruff failed; Failed to load")
     assert "ruff.toml" in str(caught.value)
     assert "\n" not in str(caught.value)

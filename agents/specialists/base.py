@@ -66,12 +66,14 @@ class CommandRunner(Protocol):
 
 
 class Tuning(BaseModel):
-    """Per-repository settings every specialist takes (`agents.<name>` in the repo config)."""
+    """Per-repository settings every specialist takes (`agents.<name>` in the repo config):
+    extra instructions, how many proposals, and the paths a sweep shows it first."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     focus: str = Field(default="", max_length=2000)
     max_proposals: int = Field(default=3, ge=1, le=20)
+    prioritize_paths: tuple[str, ...] = ()
 
 
 def as_tuning(tuning: Tuning, kind: type[T]) -> T:

@@ -30,7 +30,6 @@ class TestsTuning(Tuning):
     __test__ = False  # not a pytest test class, despite its name
 
     coverage_threshold: int = Field(default=80, ge=0, le=100)
-    prioritize_paths: tuple[str, ...] = ()
 
 
 def _values(tuning: Tuning) -> Mapping[str, str]:

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ from rich.console import Console
 
 from agents.fixer import FixTask
 from agents.llm import LLM, BudgetedModel, OpenAIModel
-from agents.specialists import read_config
+from agents.specialists import enabled, read_config
 from agents.usage import TokenBudget
 from bot.cli.env import fail
 from bot.config import Settings, load_settings
@@ -27,10 +28,11 @@ from bot.pipeline import (
     Report,
     SetupChoice,
     SetupOptions,
+    gate_options,
     render_json,
     render_terminal,
 )
-from bot.repo_config import load_repo_config_file
+from bot.repo_config import RepoConfig, load_repo_config_file
 from sandbox import SandboxKind
 
 __all__ = ["fix", "sweep", "watch"]
@@ -58,8 +60,11 @@ def _model(settings: Settings) -> LLM | None:
     return BudgetedModel(model, TokenBudget(settings.llm_job_tokens))
 
 
-def prepare(path: str, sandbox: str | None) -> tuple[Settings, LocalRun]:
-    """Settings and the run description for a checkout at `path`; one-line errors."""
+def prepare(path: str, sandbox: str | None) -> tuple[Settings, LocalRun, RepoConfig]:
+    """Settings, the run description and the repository config for a checkout at `path`;
+    one-line errors. The checkout's own config applies as the App applies the default
+    branch's: its `setup`, `verify`, `risk` and `paths`; each problem in it is one line on
+    stderr, and the key takes its default."""
     try:
         settings = load_settings()
     except AmbientError as exc:
@@ -67,14 +72,21 @@ def prepare(path: str, sandbox: str | None) -> tuple[Settings, LocalRun]:
     target = Path(path).resolve()
     if not (target / ".git").exists():
         fail(f"{target} is not a git checkout (no .git)")
-    wanted = load_repo_config_file(target).config.setup
+    loaded = load_repo_config_file(target)
+    for problem in loaded.problems:
+        click.echo(f"ambient: {problem}", err=True)
+    wanted = loaded.config.setup
     on = settings.setup == "auto"
     environments = Environments(SetupOptions.from_settings(settings)) if on else None
     setup = SetupChoice(environments, f"local:{target}", tuple(wanted.commands), wanted.python)
     config = PipelineConfig.from_settings(
-        settings, sandbox=_sandbox(sandbox, settings), setup=setup
+        settings,
+        sandbox=_sandbox(sandbox, settings),
+        setup=setup,
+        gates=gate_options(loaded.config),
     )
-    return settings, LocalRun(target, settings.workspace_root, config, _model(settings))
+    run = LocalRun(target, settings.workspace_root, config, _model(settings))
+    return settings, run, loaded.config
 
 
 def closing(
@@ -113,19 +125,35 @@ def show(report: Report, as_json: bool) -> None:
 
 @click.command()
 @click.argument("path", type=click.Path(exists=True, file_okay=False))
-@click.option("--agents", default="", help="Comma-separated specialists (default: all enabled).")
+@click.option(
+    "--agents",
+    default="",
+    help="Comma-separated specialists (default: the checkout's sweep.agents, else all enabled).",
+)
 @click.option("--sandbox", type=SANDBOXES, default=None, help="Sandbox backend.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def sweep(path: str, agents: str, sandbox: str | None, as_json: bool) -> None:
-    """Run the quality sweep on the checkout at PATH; proposals become review branches."""
-    _, run = prepare(path, sandbox)
+    """Run the quality sweep on the checkout at PATH; proposals become review branches.
+
+    The checkout's `.github/ambient.yml` chooses and tunes the specialists (`agents`,
+    `sweep.agents`) unless --agents names them."""
+    _, run, config = prepare(path, sandbox)
     names = [n.strip() for n in agents.split(",") if n.strip()]
     try:
-        specialists = read_config({"enabled": names} if names else None)
+        chosen = read_config({"enabled": names}).enabled if names else config.sweep_agents()
     except AmbientError as exc:
         fail(str(exc))
+    tuned = replace(
+        config.specialists, enabled=tuple(dict.fromkeys((*config.specialists.enabled, *chosen)))
+    )
+    specialists = [s for s in enabled(tuned) if s.name in chosen]
     report = execute(
-        closing(run, lambda: local_sweep(run, agents=specialists)), "sweeping…", as_json
+        closing(
+            run,
+            lambda: local_sweep(run, agents=tuned, specialists=specialists, ruff="ruff" in chosen),
+        ),
+        "sweeping…",
+        as_json,
     )
     show(report, as_json)
 
@@ -140,7 +168,7 @@ def sweep(path: str, agents: str, sandbox: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def fix(path: str, task: str, log_file: str | None, sandbox: str | None, as_json: bool) -> None:
     """Fix TASK in the checkout at PATH; a verified fix becomes a review branch."""
-    _, run = prepare(path, sandbox)
+    _, run, _ = prepare(path, sandbox)
     model = run.model
     if model is None:
         fail("fix needs a model: set AMBIENT_LLM_BASE_URL and AMBIENT_LLM_MODEL")
@@ -162,14 +190,15 @@ def watch(path: str, debounce: float, interval: float, sandbox: str | None) -> N
     """Sweep what changes under PATH (and what imports it), and everything every --interval."""
     from bot.flows import watch_checkout
 
-    _, run = prepare(path, sandbox)
+    _, run, config = prepare(path, sandbox)
     console = Console()
+    agents = config.specialists
+
+    def watching() -> Coroutine[Any, Any, None]:
+        return watch_checkout(run, console, debounce_s=debounce, interval_s=interval, agents=agents)
+
     try:
-        asyncio.run(
-            closing(
-                run, lambda: watch_checkout(run, console, debounce_s=debounce, interval_s=interval)
-            )()
-        )
+        asyncio.run(closing(run, watching)())
     except KeyboardInterrupt:
         console.print("stopped")
     except AmbientError as exc:

@@ -7,23 +7,21 @@ and `.patch` files in the checkout, never in its working tree.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from agents.context import build_pack, read_repo
 from agents.fixer import Fixer, FixTask
 from agents.llm import LLM
-from agents.pack_render import render_pack
-from agents.proposal import Proposal
-from agents.specialists import enabled
-from agents.specialists.base import RunOutcome, SpecialistsConfig
-from agents.specialists.ruff import RuffFailed, ruff_proposal
+from agents.rotation import Cursor, cursor_from_json
+from agents.specialists import Specialist, SpecialistsConfig, enabled
 from agents.specialists.secrets_report import secrets_report
-from agents.swarm import run_swarm
-from agents.swarm_result import SwarmResult
-from bot.git import Workspace, run_git
+from bot.flows.runner import SandboxRunner
+from bot.flows.sweep_work import sweep_work
+from bot.git import Workspace, run_git, tree_diff
 from bot.pipeline import (
     Outcome,
     PipelineConfig,
@@ -36,15 +34,24 @@ from bot.pipeline import (
     process,
     tally,
 )
-from bot.publish import LocalPublisher
+from bot.publish import LocalPublisher, state_dir
 from bot.secrets import Finding, scan_diff_text
-from sandbox import Command, Sandbox
 
-__all__ = ["LocalRun", "local_fix", "local_sweep", "snapshot"]
+__all__ = [
+    "CURSOR_FILE",
+    "LocalRun",
+    "SandboxRunner",
+    "load_local_cursor",
+    "local_fix",
+    "local_sweep",
+    "scan_repository",
+    "snapshot",
+]
 
-#: git's empty tree: a diff from it adds every line of the repository.
-EMPTY_TREE: Final = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-CONTEXT_TOKENS: Final = 12_000
+log = logging.getLogger("ambient.flow.local")
+
+#: Where a checkout's sweep cursor is kept, beside its proposals.
+CURSOR_FILE: Final = ".ambient/sweep-cursor.json"
 NO_MODEL: Final = (
     "no model configured (AMBIENT_LLM_BASE_URL, AMBIENT_LLM_MODEL): only ruff and the secret "
     "scan ran"
@@ -61,18 +68,6 @@ class LocalRun:
     model: LLM | None = None
     #: The commit to work on (default HEAD); `watch` passes a snapshot of the working tree.
     commit: str | None = None
-
-
-class SandboxRunner:
-    """Runs a model-free specialist's commands in a sandbox (the `CommandRunner` protocol)."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self._sandbox = sandbox
-
-    async def run(self, argv: tuple[str, ...], cwd: Path) -> RunOutcome:
-        relative = cwd.relative_to(self._sandbox.workspace).as_posix() or "."
-        result = await self._sandbox.run(Command(argv, cwd=relative, timeout_s=300))
-        return RunOutcome(result.exit_code, result.stdout, result.stderr)
 
 
 async def _head(target: Path) -> str:
@@ -94,73 +89,74 @@ async def snapshot(target: Path) -> str:
     return made
 
 
-async def _scan_repository(root: Path) -> list[Finding]:
-    diff = (await run_git(["diff", "--no-color", EMPTY_TREE, "HEAD"], root)).text
-    report = await asyncio.to_thread(scan_diff_text, diff, root)
+async def scan_repository(root: Path) -> list[Finding]:
+    """The secrets committed in the checkout at `root`, files over `MAX_READ_BYTES` left out
+    (and named in the log): a 150 MB text file must not hold the sweep for minutes."""
+    whole = await tree_diff(root)
+    if whole.skipped:
+        log.warning("secret scan: %s", whole.note())
+    report = await asyncio.to_thread(scan_diff_text, whole.text, root)
     return list(report.findings)
 
 
-async def _ruff(run: LocalRun, workspace: Workspace) -> tuple[Proposal | None, str]:
-    worktree = await workspace.add_worktree("ruff")
+def load_local_cursor(target: Path) -> Cursor:
+    """The checkout's own sweep cursor (kept beside its proposals), or the beginning."""
     try:
-        async with run.config.sandbox_on(worktree) as box:
-            return await ruff_proposal(SandboxRunner(box), worktree), ""
-    except RuffFailed as exc:
-        return None, f"ruff: {exc}"
-    finally:
-        await workspace.remove_worktree(worktree)
+        text = (target / CURSOR_FILE).read_text()
+    except (OSError, UnicodeDecodeError):
+        return Cursor()
+    return cursor_from_json(text) or Cursor()
 
 
-def _swarm_outcomes(result: SwarmResult) -> list[Outcome]:
-    outcomes = [
-        Outcome(s.proposal.agent, s.proposal.title, "superseded", s.reason)
-        for s in result.superseded
-    ]
-    outcomes += [
-        Outcome(r.proposal.agent, r.proposal.title, "rejected", "; ".join(r.reasons))
-        for r in result.rejected
-    ]
-    return outcomes
+def _save_cursor(target: Path, cursor: Cursor) -> None:
+    (state_dir(target) / CURSOR_FILE.rsplit("/", 1)[1]).write_text(cursor.to_json() + "\n")
 
 
 async def local_sweep(
-    run: LocalRun, *, agents: SpecialistsConfig, focus: Sequence[str] = ()
+    run: LocalRun,
+    *,
+    agents: SpecialistsConfig,
+    focus: Sequence[str] = (),
+    specialists: Sequence[Specialist] | None = None,
+    ruff: bool | None = None,
 ) -> Report:
-    """Sweep the checkout: ruff, the secret scan, and (with a model) the specialists' swarm."""
+    """Sweep the checkout: ruff (when `ruff`, by default when `agents` enables it), the secret
+    scan, and (with a model) the specialists' swarm (those `agents` enables, unless
+    `specialists` names them). Successive sweeps take turns over the checkout's files, from a
+    cursor kept in `.ambient/` of the checkout."""
     timings = Timings()
     notes: list[str] = [] if run.model else [NO_MODEL]
-    failures: list[str] = []
-    extra: list[Outcome] = []
     head = run.commit or await _head(run.target)
+    chosen = enabled(agents) if specialists is None else tuple(specialists)
     async with await Workspace.clone(
         str(run.target), head, None, run.workspace_root, "local-sweep"
     ) as workspace:
-        proposals: list[Proposal] = []
-        ruff, ruff_failed = await _ruff(run, workspace)
-        proposals += [ruff] if ruff else []
-        failures += [ruff_failed] if ruff_failed else []
-        found = await secrets_report(_scan_repository, workspace.repo)
-        usage = ""
-        if run.model is not None and enabled(agents):
-            repo = await read_repo(workspace.repo)
-            pack = build_pack(repo, budget_tokens=CONTEXT_TOKENS, touched=focus)
-            result = await run_swarm(
-                run.model, enabled(agents), render_pack(pack), config=agents, extra=proposals
-            )
-            proposals = [a.proposal for a in result.selected]
-            failures += [f"{f.agent} ({f.stage}): {f.error}" for f in result.failures]
-            extra = _swarm_outcomes(result)
-            usage = result.usage.summary()
+        found = await secrets_report(scan_repository, workspace.repo)
+        work = await sweep_work(
+            run.model,
+            chosen,
+            agents,
+            run.config,
+            workspace,
+            job=f"local:{time.time_ns()}",
+            cursor=await asyncio.to_thread(load_local_cursor, run.target),
+            focus=focus,
+            ruff=agents.wants("ruff") if ruff is None else ruff,
+        )
+        if work.plan is not None:
+            await asyncio.to_thread(_save_cursor, run.target, work.plan.cursor)
         publisher = LocalPublisher(run.target, "sweep")
-        outcomes = await process(proposals, workspace, run.config, publisher, timings)
+        outcomes = await process(list(work.proposals), workspace, run.config, publisher, timings)
+    notes += work.notes
+    notes += [work.coverage.line()] if work.coverage else []
     return Report(
         "sweep",
         str(run.target),
-        tuple(tally(outcomes + extra)),
+        tuple(tally(outcomes + list(work.outcomes))),
         tuple(notes),
-        tuple(failures),
+        work.failures,
         tuple(f"{i.file}:{i.line} {i.type}" for i in found.items),
-        usage,
+        work.usage,
         tuple(timings.stages.items()),
     )
 

@@ -1,31 +1,27 @@
 """The scheduled quality sweep of one repository on GitHub.
 
 who asked may write (the cron always may) → config from the default branch → `sweep.enabled`,
-and (the cron's runs) due by `sweep.schedule`? → clone its head → ruff, the secret scan and
-(with a model) the sweep's specialists, the recently pushed ("hot") files first → each proposal
-gated in its own worktree, verified by the default branch's checks → every passing proposal
-pushed to `ambient/sweep/<slug>` → low and medium risk become PRs (within `sweep.max_prs` and
+and (the cron's runs) due by `sweep.schedule`? → clone its head → ruff's fixes by rule family,
+the secret scan and (with a model) the sweep's specialists, each shown its own pack from the
+repository's cursor (`bot.flows.sweep_work`, `bot.flows.sweep_cursor`) → each proposal gated in
+its own worktree, verified by the default branch's checks → every passing proposal pushed to
+`ambient/sweep/<slug>` → low and medium risk become PRs (within `sweep.max_prs` and
 `limits.max_open_prs`) that ask the CODEOWNERS of their files to review; high and critical, and
-those changing a protected owner's files, wait on the dashboard, under its lock.
+those changing a protected owner's files, wait on the dashboard, under its lock; the dashboard
+also records the cursor and says what share of the code the last sweeps showed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Final
 
-from agents.context import build_pack, read_repo
-from agents.pack_render import render_pack
-from agents.proposal import Proposal
+from agents.rotation import Cursor
 from agents.specialists import enabled
-from agents.specialists.ruff import RuffFailed, ruff_proposal
 from agents.specialists.secrets_report import secrets_report
-from agents.swarm import run_swarm
 from bot.deps import Deps
 from bot.errors import ConfigError
 from bot.flows.common import (
@@ -39,9 +35,11 @@ from bot.flows.common import (
 )
 from bot.flows.fix import PERMISSIONS
 from bot.flows.limits import count_job, limit_reply
-from bot.flows.local import EMPTY_TREE, SandboxRunner
+from bot.flows.local import scan_repository
 from bot.flows.schedule import CLAIM_TTL_S, claim_period, sweep_period
-from bot.git import Workspace, run_git
+from bot.flows.sweep_cursor import dashboard_status, load_cursor, save_cursor
+from bot.flows.sweep_work import SweepWork, sweep_work
+from bot.git import Workspace
 from bot.github import InstallationClient, hidden_marker
 from bot.github.codeowners import CodeOwnersFile
 from bot.pipeline import Outcome, PipelineConfig, Timings, gate_options, process, tally
@@ -58,7 +56,6 @@ from bot.publish import (
 )
 from bot.publish.github import protected_paths, protected_text
 from bot.repo_config import CONFIG_PATHS, ConfigOutcome
-from bot.secrets import Finding, scan_diff_text
 
 __all__ = [
     "SweepRequest",
@@ -71,7 +68,6 @@ __all__ = [
 
 log = logging.getLogger("ambient.flow.sweep")
 
-CONTEXT_TOKENS: Final = 12_000
 #: How many of the recently pushed files lead the model's context.
 HOT_FILES: Final = 20
 
@@ -107,44 +103,40 @@ async def _hot_files(deps: Deps, full_name: str) -> tuple[str, ...]:
     return tuple(p.decode() if isinstance(p, bytes) else str(p) for p in hot)
 
 
-async def _scan(root: Path) -> list[Finding]:
-    diff = (await run_git(["diff", "--no-color", EMPTY_TREE, "HEAD"], root)).text
-    return list((await asyncio.to_thread(scan_diff_text, diff, root)).findings)
-
-
-async def _ruff(config: PipelineConfig, workspace: Workspace) -> tuple[Proposal | None, str]:
-    worktree = await workspace.add_worktree("ruff")
-    try:
-        async with config.sandbox_on(worktree) as box:
-            return await ruff_proposal(SandboxRunner(box), worktree), ""
-    except RuffFailed as exc:
-        return None, f"ruff: {exc}"
-    finally:
-        await workspace.remove_worktree(worktree)
-
-
 async def _proposals(
     deps: Deps,
+    gh: InstallationClient,
     config: ConfigOutcome,
     pipeline: PipelineConfig,
     workspace: Workspace,
-    focus: Sequence[str],
-) -> tuple[list[Proposal], list[str]]:
-    """Ruff's fixes and, with a model, the swarm's selection; and what failed on the way."""
-    ruff, failed = await _ruff(pipeline, workspace)
-    proposals, failures = ([ruff] if ruff else []), ([failed] if failed else [])
+    where: tuple[str, str],
+) -> SweepWork:
+    """Ruff's fixes and, with a model, the swarm's selection, each specialist shown its own
+    pack; `where` is the job id and the repository's full name. The packs start from the
+    repository's cursor (in Redis, rebuilt from the dashboard when lost) and lead with the
+    files pushes changed most; the cursor then moves on for the next sweep."""
+    job_id, full_name = where
     agents = config.config.specialists
     wanted = set(config.config.sweep_agents())
     specialists = [s for s in enabled(agents) if s.name in wanted]
-    if deps.model is None or not specialists:
-        return proposals, failures
-    repo = await read_repo(workspace.repo)
-    pack = build_pack(repo, budget_tokens=CONTEXT_TOKENS, touched=focus)
-    result = await run_swarm(
-        deps.model, specialists, render_pack(pack), config=agents, extra=proposals
+    cursor = Cursor()
+    if deps.model is not None and specialists:
+        cursor, origin = await load_cursor(deps.redis, gh, full_name)
+        log.info("sweep cursor from %s", origin, extra={"job_id": job_id})
+    work = await sweep_work(
+        deps.model,
+        specialists,
+        agents,
+        pipeline,
+        workspace,
+        job=job_id,
+        cursor=cursor,
+        focus=await _hot_files(deps, full_name),
+        ruff="ruff" in wanted,
     )
-    failures += [f"{f.agent} ({f.stage}): {f.error}" for f in result.failures]
-    return [a.proposal for a in result.selected], failures
+    if work.plan is not None:
+        await save_cursor(deps.redis, full_name, work.plan.cursor)
+    return work
 
 
 async def _not_due(
@@ -322,11 +314,11 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
             gates=gate_options(config.config),
             setup=setup_choice(deps.environments, config, request.installation_id, repo.full_name),
         )
-        found = await secrets_report(_scan, workspace.repo)
-        focus = await _hot_files(deps, repo.full_name)
-        proposals, failures = await _proposals(deps, config, pipeline, workspace, focus)
+        found = await secrets_report(scan_repository, workspace.repo)
+        where = (request.job_id, repo.full_name)
+        work = await _proposals(deps, gh, config, pipeline, workspace, where)
         publisher = SweepPublisher(gh, workspace, base_sha)
-        processed = await process(proposals, workspace, pipeline, publisher, timings)
+        processed = await process(list(work.proposals), workspace, pipeline, publisher, timings)
     owners = await gh.codeowners(repo.default_branch)
     outcomes = tally(held_for_owners(processed, publisher.pushed, owners, config.config.protects))
     shown = await _evidence(deps, gh, request.job_id, outcomes, publisher.pushed)
@@ -336,13 +328,18 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
     pulls = await open_pulls(
         gh, repo.default_branch, low, room, draft=config.config.draft_prs, owners=owners
     )
-    dashboard = await upsert_dashboard(deps.redis, gh, repo.id, high)
+    status = None
+    if work.plan is not None and work.coverage is not None:
+        status = dashboard_status(work.plan.cursor, work.coverage)
+    dashboard = await upsert_dashboard(deps.redis, gh, repo.id, high, status=status)
     log.info("sweep finished", extra={"pulls": len(pulls), "timings": timings.stages})
     numbers = [number for _, number in pulls]
     lines = [_line(o) for o in outcomes]
     said = config_source(config, repo.default_branch)
+    failures = list(work.failures)
     if request.requester and request.number:
-        reply = sweep_reply(numbers, dashboard or 0, lines, failures, len(found.items), said)
+        waits = (dashboard or 0) if high else 0
+        reply = sweep_reply(numbers, waits, lines, failures, len(found.items), said)
         await gh.find_or_create_comment(
             request.number, hidden_marker(f"job:{request.job_id}"), reply
         )
@@ -357,6 +354,7 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
         "failures": failures,
         "secrets": len(found.items),
         "config": said,
+        "coverage": work.coverage.line() if work.coverage else "",
     }
 
 

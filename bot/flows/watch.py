@@ -11,7 +11,7 @@ from rich.console import Console
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from agents.specialists import read_config
+from agents.specialists import SpecialistsConfig, read_config
 from bot.flows.local import LocalRun, local_sweep, snapshot
 from bot.pipeline import render_terminal
 
@@ -58,15 +58,21 @@ async def _collect(queue: asyncio.Queue[str], first_wait_s: float, debounce_s: f
 
 
 async def watch_checkout(
-    run: LocalRun, console: Console, *, debounce_s: float, interval_s: float
+    run: LocalRun,
+    console: Console,
+    *,
+    debounce_s: float,
+    interval_s: float,
+    agents: SpecialistsConfig | None = None,
 ) -> None:
-    """Watch until cancelled (Ctrl-C); each sweep works on a snapshot of the working tree."""
+    """Watch until cancelled (Ctrl-C); each sweep works on a snapshot of the working tree, with
+    the specialists `agents` enables (default: all)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str] = asyncio.Queue()
     observer = Observer()
     observer.schedule(_Changes(run.target, loop, queue), str(run.target), recursive=True)
     observer.start()
-    agents = read_config(None)
+    agents = agents or read_config(None)
     console.print(f"watching {run.target} (Ctrl-C stops)")
     try:
         while True:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from bot.publish.ci import CiPublisher
 from bot.publish.ci_report import Diagnosis, not_fixed, not_reproduced
-from bot.publish.dashboard import Entry
+from bot.publish.dashboard import Entry, Status, status_of
 from bot.publish.github import GitHubPublisher, HeadMoved, fix_target
-from bot.publish.local import LocalPublisher
+from bot.publish.local import LocalPublisher, state_dir
 from bot.publish.report import (
     Facts,
     FixSummary,
@@ -26,6 +26,7 @@ from bot.publish.sweep import (
     Pushed,
     SweepPublisher,
     approve_ticked,
+    find_dashboard,
     open_pulls,
     proven,
     proven_conclusion,
@@ -44,10 +45,12 @@ __all__ = [
     "HeadMoved",
     "LocalPublisher",
     "Pushed",
+    "Status",
     "SweepPublisher",
     "approve_ticked",
     "evidence_text",
     "failed_summary",
+    "find_dashboard",
     "fix_target",
     "moved_summary",
     "not_fixed",
@@ -57,6 +60,8 @@ __all__ = [
     "proven",
     "proven_conclusion",
     "refusal_reply",
+    "state_dir",
+    "status_of",
     "tried_text",
     "upsert_dashboard",
 ]

@@ -1,7 +1,9 @@
 """The quality dashboard issue's body: one checkbox per branch that waits for a maintainer.
 
 Pure text in, text out. A hidden marker holds the state, so the body is rewritten in place and
-read back without trusting anything but the boxes a maintainer ticks.
+read back without trusting anything but the boxes a maintainer ticks. Below the boxes, the
+sweeps' coverage line and, hidden, the sweep cursor (`agents.rotation`): GitHub keeps the
+record a sweep rebuilds its cursor from when Redis lost it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
-__all__ = ["MARKER", "Entry", "merge", "parse", "render", "ticked"]
+__all__ = ["MARKER", "Entry", "Status", "merge", "parse", "render", "status_of", "ticked"]
 
 MARKER: Final = "<!-- ambient:dashboard -->"
+_CURSOR: Final = re.compile(r"^<!-- ambient:sweep-cursor (?P<json>\{[^\n]*\}) -->$", re.M)
+_COVERAGE: Final = re.compile(r"^Coverage: [^\n]*$", re.M)
 _LINE: Final = re.compile(
     r"^- \[(?P<box>[ xX])\] (?P<title>.*) \(`(?P<branch>[^`]+)`\)(?P<rest>.*)$"
 )
@@ -30,13 +34,31 @@ class Entry:
     pull_number: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What the sweeps say below the boxes: the coverage line, and the cursor as JSON (one line,
+    no `>`, as `Cursor.to_json` writes it)."""
+
+    coverage: str
+    cursor: str
+
+
+def status_of(body: str) -> Status | None:
+    """The status a dashboard body holds, or None."""
+    cursor = _CURSOR.search(body)
+    if cursor is None:
+        return None
+    line = _COVERAGE.search(body)
+    return Status(line[0] if line else "", cursor["json"])
+
+
 def _clean(title: str) -> str:
     # A title is one line without backticks or brackets, so no title can forge another line.
     return re.sub(r"[`\[\]\r\n]+", " ", title).strip()[:200] or "change"
 
 
-def render(entries: Sequence[Entry]) -> str:
-    """The whole issue body for `entries`, marker first."""
+def render(entries: Sequence[Entry], status: Status | None = None) -> str:
+    """The whole issue body for `entries`, marker first, and the sweeps' `status` last."""
     lines = [
         MARKER,
         "Ambient's quality sweep found these changes that need a maintainer's approval (high "
@@ -50,6 +72,10 @@ def render(entries: Sequence[Entry]) -> str:
         lines.append(f"- [{box}] {_clean(entry.title)} (`{entry.branch}`){opened}")
     if not entries:
         lines.append("Nothing waits for approval.")
+    if status is not None:
+        cursor = status.cursor.replace("\n", " ").replace(">", "\\u003e")
+        coverage = _clean(status.coverage) if status.coverage else ""
+        lines += ["", *([coverage] if coverage else []), f"<!-- ambient:sweep-cursor {cursor} -->"]
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,7 @@ from agents.proposal import Proposal
 from bot.git import GitFailed, run_git
 from bot.pipeline import Publication
 
-__all__ = ["LocalPublisher", "commit_message", "slugify"]
+__all__ = ["LocalPublisher", "commit_message", "slugify", "state_dir"]
 
 _AUTHOR: Final = ("-c", "user.name=Ambient", "-c", "user.email=ambient@localhost")
 _MAX_SUFFIX: Final = 50
@@ -31,6 +31,17 @@ def commit_message(proposal: Proposal) -> str:
     """The commit message of a proposal: its title, then why."""
     body = "\n\n".join(part for part in (proposal.description, proposal.rationale) if part)
     return proposal.title + (f"\n\n{body}" if body else "") + f"\n\nProposed-by: {proposal.agent}"
+
+
+def state_dir(target: Path) -> Path:
+    """The checkout's `.ambient/` (proposals, sweep cursor), made with a `.gitignore` that
+    keeps it out of the repository."""
+    folder = target / ".ambient"
+    folder.mkdir(exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Ambient's proposals and state; not part of the repository.\n*\n")
+    return folder
 
 
 class LocalPublisher:
@@ -76,10 +87,8 @@ class LocalPublisher:
         raise GitFailed(f"no free branch name for ambient/{self._kind}/{slug}", 1, "")
 
     def _write_patch(self, branch: str, diff: str) -> Path:
+        state_dir(self._target)
         self._proposals_dir.mkdir(parents=True, exist_ok=True)
-        ignore = self._proposals_dir.parent / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# Ambient's proposals and state; not part of the repository.\n*\n")
         path = self._proposals_dir / (branch.removeprefix("ambient/").replace("/", "-") + ".patch")
         path.write_text(diff, encoding="utf-8", errors="surrogateescape")
         return path

@@ -24,7 +24,7 @@ from bot.git import FileChange, Workspace
 from bot.github import InstallationClient, Issue
 from bot.github.codeowners import CodeOwnersFile, reviewers_for
 from bot.pipeline import Outcome, Publication
-from bot.publish.dashboard import MARKER, Entry, merge, parse, render
+from bot.publish.dashboard import MARKER, Entry, Status, merge, parse, render, status_of
 from bot.publish.local import commit_message, slugify
 
 __all__ = [
@@ -249,28 +249,34 @@ async def upsert_dashboard(
     repo_id: int,
     waiting: Sequence[Entry],
     *,
+    status: Status | None = None,
     lock_wait_s: float = LOCK_TIMEOUT_S,
 ) -> int | None:
     """Add `waiting` to the dashboard issue, edited in place (created on first need, reopened
     when closed and something new waits); returns its number, or None when there is no open one.
 
-    A sweep waits for the lock as long as a dead holder keeps it: a retried sweep would redo
-    all its work, where a tick's job is cheap to retry.
+    `status` (a sweep's coverage and cursor) replaces the one the body holds; with a status the
+    dashboard is created even when nothing waits, since GitHub keeps the cursor's record, and a
+    closed one is kept up to date without being reopened. A sweep waits for the lock as long as
+    a dead holder keeps it: a retried sweep would redo all its work, where a tick's job is cheap
+    to retry.
     """
     async with dashboard_lock(redis, repo_id, lock_wait_s):
         issue = await find_dashboard(gh)
         if issue is None:
-            if not waiting:
+            if not waiting and status is None:
                 return None
-            created = await gh.create_issue(DASHBOARD_TITLE, render(merge((), waiting)))
+            created = await gh.create_issue(DASHBOARD_TITLE, render(merge((), waiting), status))
             await gh.add_labels(created.number, [DASHBOARD_LABEL])
             return created.number
         current = parse(issue.body)
         merged = merge(current, waiting)
+        body = render(merged, status or status_of(issue.body))
         if issue.state != "open" and len(merged) == len(current):
             # Closed by a maintainer, and nothing new to ask: it stays closed.
+            if body != issue.body:
+                await gh.update_issue(issue.number, body=body, state=issue.state)
             return None
-        body = render(merged)
         if body != issue.body or issue.state != "open":
             await gh.update_issue(issue.number, body=body)
         return issue.number
@@ -330,5 +336,5 @@ async def approve_ticked(
             entries[index] = replace(entry, pull_number=pull.number)
             opened.append(pull.number)
         if opened:
-            await gh.update_issue(number, body=render(entries))
+            await gh.update_issue(number, body=render(entries, status_of(issue.body)))
     return tuple(opened)
