@@ -54,10 +54,17 @@ async def test_an_edit_is_swept_from_a_snapshot_and_the_working_tree_is_left_alo
         await _wait_for(console, "watching", 10)
         edited = (repo / "inventory.py").read_text() + "\n\ndef unused( x ):\n    return x\n"
         (repo / "inventory.py").write_text(edited)
-        output = await _wait_for(console, "time:", 100)
+        await _wait_for(console, "time:", 100)
+        # Reading files (the snapshot reads every tracked one) and saving one unchanged are
+        # no changes: the watcher stays on the one sweep.
+        (repo / "README.md").read_text()
+        (repo / "inventory.py").write_text(edited)
+        await asyncio.sleep(3)
+        output = console.export_text(clear=False)
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
+    assert output.count("sweeping:") == 1, output
     assert "sweeping: inventory.py" in output
     assert "published" in output
     # ruff's fixes come one proposal per rule family, the formatting apart.

@@ -8,16 +8,36 @@ from pathlib import Path
 from typing import Final
 
 from rich.console import Console
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    EVENT_TYPE_CLOSED,
+    EVENT_TYPE_CREATED,
+    EVENT_TYPE_DELETED,
+    EVENT_TYPE_MODIFIED,
+    EVENT_TYPE_MOVED,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 from agents.specialists import SpecialistsConfig, read_config
 from bot.flows.local import LocalRun, local_sweep, snapshot
+from bot.git import run_git
 from bot.pipeline import render_terminal
 
 __all__ = ["watch_checkout"]
 
 IGNORED: Final = (".git", ".ambient", "__pycache__", ".venv", "node_modules")
+#: Events that change a file. Opening and reading one (as `git stash create` does for every
+#: tracked file when it takes the snapshot) are events too, and must not start another sweep.
+CHANGES: Final = frozenset(
+    {
+        EVENT_TYPE_CREATED,
+        EVENT_TYPE_MODIFIED,
+        EVENT_TYPE_MOVED,
+        EVENT_TYPE_DELETED,
+        EVENT_TYPE_CLOSED,
+    }
+)
 
 
 class _Changes(FileSystemEventHandler):
@@ -29,7 +49,7 @@ class _Changes(FileSystemEventHandler):
         self._queue = queue
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory:
+        if event.is_directory or event.event_type not in CHANGES:
             return
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             path = raw.decode() if isinstance(raw, bytes) else raw
@@ -74,15 +94,21 @@ async def watch_checkout(
     observer.start()
     agents = agents or read_config(None)
     console.print(f"watching {run.target} (Ctrl-C stops)")
+    swept_tree = ""
     try:
         while True:
             changed = await _collect(queue, interval_s, debounce_s)
             focus = tuple(sorted(changed))
+            commit = await snapshot(run.target)
+            tree = (await run_git(["rev-parse", f"{commit}^{{tree}}"], run.target)).text.strip()
+            if focus and tree == swept_tree:
+                # Saved without a change, or changed back: the last sweep saw this very tree.
+                continue
             label = ", ".join(focus[:5]) + (" …" if len(focus) > 5 else "") if focus else "all"
             console.print(f"sweeping: {label}")
-            commit = await snapshot(run.target)
             moment = LocalRun(run.target, run.workspace_root, run.config, run.model, commit)
             render_terminal(await local_sweep(moment, agents=agents, focus=focus), console)
+            swept_tree = tree
     finally:
         observer.stop()
         await asyncio.to_thread(observer.join, 5)
