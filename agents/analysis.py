@@ -18,6 +18,7 @@ from agents.analyzers import RuffRun, ruff_findings
 from agents.code_index import FileIndex, index_repo
 from agents.context import important_files
 from agents.findings import COMPLEXITY_FLOOR, Finding
+from agents.measured import Measured
 from agents.pack import RepoFiles
 from agents.repo_map import Ranking, rank_files
 from agents.rotation import source_files
@@ -58,17 +59,21 @@ def analyse(
     *,
     skip: Skip = _never,
     max_function_lines: int = _DEFAULT_LINES,
+    measured: Measured | None = None,
 ) -> Analysis:
     """The analysis of `repo` given ruff's findings: the index, its findings, and the ranking.
 
     Test files are left out of the `ast` index (and so of the map): they are often half of a
     project's code, parsing is what an analysis costs most, and the map is of what they test.
+    With `measured` coverage (the suite ran), its findings replace the guess from the import
+    graph of which modules no test reaches.
     """
     code = {path: text for path, text in repo.texts.items() if not is_test_path(path)}
     indices = index_repo(code, max_function_lines=max_function_lines)
     imports = python_imports(repo.texts)
     own = [f for index in indices.values() for f in index.findings]
-    findings = (*ruff.findings, *own, *untested_modules(indices, imports))
+    tested = measured.findings if measured else untested_modules(indices, imports)
+    findings = (*ruff.findings, *own, *tested)
     sources = source_files(repo.texts, skip=skip)
     notes = (ruff.note,) if ruff.note else ()
     ranking = rank_files(indices, imports)
@@ -81,7 +86,12 @@ def _refactor_tuning(config: SpecialistsConfig) -> RefactorTuning:
 
 
 async def analyse_checkout(
-    root: Path, repo: RepoFiles, config: SpecialistsConfig, *, skip: Skip = _never
+    root: Path,
+    repo: RepoFiles,
+    config: SpecialistsConfig,
+    *,
+    skip: Skip = _never,
+    measured: Measured | None = None,
 ) -> Analysis:
     """Run ruff over the checkout at `root` (the snapshot `repo`), then `analyse`; the refactor
     specialist's tuning sets how long and how complex a function may be before it is found."""
@@ -89,4 +99,6 @@ async def analyse_checkout(
     paths = [p for p in repo.texts if not skip(p)]
     floor = min(COMPLEXITY_FLOOR, tuning.complexity_threshold)
     ruff = await ruff_findings(root, paths, complexity_floor=floor)
-    return analyse(repo, ruff, skip=skip, max_function_lines=tuning.max_function_lines)
+    return analyse(
+        repo, ruff, skip=skip, max_function_lines=tuning.max_function_lines, measured=measured
+    )

@@ -1,7 +1,8 @@
 """Findings: what model-free analyzers say of a line of code, and which specialist each concerns.
 
 A finding comes from ruff (a rule code such as `S602`), from the stdlib `ast`
-(`long-function`, `nested-loop`) or from the test-import graph (`untested`). Each specialist
+(`long-function`, `nested-loop`), from the test-import graph (`untested`) or from running
+the suite under coverage (`uncovered`, `agents.measured`). Each specialist
 reads the findings of its own rules; `weight_of` says how much one finding counts when its
 file is ranked. Pure values and tables.
 """
@@ -54,7 +55,7 @@ _OWN_CODES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "refactor": ("long-function",),
         "performance": ("nested-loop",),
         "style": (),
-        "tests": ("untested",),
+        "tests": ("untested", "uncovered"),
     }
 )
 #: Security rules whose findings are exploitable as they stand: shell and code execution,
@@ -68,6 +69,7 @@ _SEVERE: Final = frozenset(
 )  # fmt: skip
 _COMPLEXITY: Final = re.compile(r"\((\d+) > \d+\)")
 _LENGTH: Final = re.compile(r" is (\d+) lines long")
+_UNRUN: Final = re.compile(r"^(\d+) of (\d+) statements not run")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,9 @@ def weight_of(finding: Finding, specialist: str) -> float:
     if finding.code == "long-function":
         found = _LENGTH.search(finding.message)
         return int(found[1]) / 50 if found else 1.0
+    if finding.code == "uncovered":
+        found = _UNRUN.search(finding.message)
+        return 1.0 + 3.0 * int(found[1]) / int(found[2]) if found else 2.0
     if finding.code in ("nested-loop", "untested") or finding.code.startswith("PERF"):
         return 2.0
     if specialist == "style":

@@ -25,11 +25,13 @@ def is_test_path(path: str) -> bool:
 
 
 class TestsTuning(Tuning):
-    """`agents.tests` in the repo config: the coverage aimed at and the paths tested first."""
+    """`agents.tests` in the repo config: the coverage aimed at, the paths tested first, and
+    whether a sweep runs the suite under coverage to find the code it never runs."""
 
     __test__ = False  # not a pytest test class, despite its name
 
     coverage_threshold: int = Field(default=80, ge=0, le=100)
+    measure_coverage: bool = True
 
 
 def _values(tuning: Tuning) -> Mapping[str, str]:

@@ -11,7 +11,7 @@ the swarm resolves them, so no two of them change the same lines.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,11 +25,13 @@ from agents.prompted import with_prompt
 from agents.proposal import Proposal
 from agents.rotation import Coverage, Cursor, begin, coverage
 from agents.specialists import Specialist, SpecialistsConfig
-from agents.specialists.base import CommandRunner
+from agents.specialists.base import CommandRunner, as_tuning
 from agents.specialists.ruff import RuffFailed, ruff_proposals
+from agents.specialists.tests import TESTS, TestsTuning
 from agents.swarm import SwarmOptions, run_swarm
 from agents.swarm_result import SwarmResult
 from agents.sweep_pack import SweepPlan, plan_sweep
+from bot.flows.measure import CoverageRun, measure_coverage
 from bot.flows.runner import SandboxRunner
 from bot.git import Workspace
 from bot.patch import glob_matches
@@ -125,11 +127,13 @@ async def sweep_work(
         return replace(_alone(fixes), failures=failures)
     forbidden = pipeline.gates.path_policy.forbidden
     repo = await read_repo(workspace.repo)
+    measured = await _measured(pipeline, workspace, specialists, agents, repo.texts)
     analysis = await analyse_checkout(
         workspace.repo,
         repo,
         agents,
         skip=lambda path: any(glob_matches(g, path) for g in forbidden),
+        measured=measured.measured if measured else None,
     )
     plan = plan_sweep(
         analysis, specialists, agents, cursor=begin(cursor, job), job=job, touched=focus
@@ -153,5 +157,21 @@ async def sweep_work(
         result.usage.summary(),
         plan,
         coverage(plan.cursor, analysis.sources),
-        analysis.notes,
+        analysis.notes + ((measured.note,) if measured else ()),
     )
+
+
+async def _measured(
+    pipeline: PipelineConfig,
+    workspace: Workspace,
+    specialists: Sequence[Specialist],
+    agents: SpecialistsConfig,
+    sources: Collection[str],
+) -> CoverageRun | None:
+    """The suite's measured coverage when the tests specialist takes part and measures."""
+    if not any(s.name == TESTS.name for s in specialists):
+        return None
+    tuning = as_tuning(agents.tuning_of(TESTS), TestsTuning)
+    if not tuning.measure_coverage:
+        return None
+    return await measure_coverage(pipeline, workspace, sources, threshold=tuning.coverage_threshold)
