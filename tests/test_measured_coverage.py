@@ -183,3 +183,20 @@ async def test_without_a_pytest_check_nothing_is_measured_and_the_note_says_why(
     ) as workspace:
         run = await measure_coverage(pipeline, workspace, {"app/auth.py"}, threshold=80)
     assert (run.measured, run.note) == (None, "tests: coverage not measured: no pytest check")
+
+
+@pytest.mark.parametrize(
+    ("path", "holds_tests"),
+    [
+        ("typing_tests/mypy.py", True),
+        ("testing/test_x.py", True),
+        ("src/integration_tests/helpers.py", True),
+        ("src/contests/scores.py", False),
+        ("latest/module.py", False),
+    ],
+)
+def test_test_directories_with_a_prefix_are_test_code_not_uncovered_source(
+    path: str, holds_tests: bool
+) -> None:
+    report = _report({path: ([], [1, 2])})
+    assert bool(read_measured(report, {path}, threshold=80).findings) is not holds_tests

@@ -14,13 +14,14 @@ from agents.specialists.base import Dropped, Specialist, Tuning, as_tuning, load
 __all__ = ["TESTS", "TestsTuning", "is_test_path"]
 
 _TEST_PATH: Final = re.compile(
-    r"(^|/)(tests?|__tests__|spec)/"
+    r"(^|/)([^/]*_)?(tests?|testing|__tests__|spec)/"
     r"|(^|/)test_[^/]*$|_test\.[^/]+$|_tests\.[^/]+$|\.(test|spec)\.[^/]+$|(^|/)conftest\.py$"
 )
 
 
 def is_test_path(path: str) -> bool:
-    """True for files that hold tests (tests/, test_*.py, *_test.go, *.spec.ts, conftest.py)."""
+    """True for files that hold tests (tests/, typing_tests/, testing/, test_*.py, *_test.go,
+    *.spec.ts, conftest.py)."""
     return _TEST_PATH.search(path) is not None
 
 

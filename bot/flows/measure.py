@@ -63,15 +63,20 @@ async def measure_coverage(
         check, args = chosen
         timeout = check.timeout_s
         run = ("python", "-m", "coverage", "run", _NO_RC, f"--data-file={_DATA}", "--source=.")
-        report = ("python", "-m", "coverage", "json", _NO_RC, f"--data-file={_DATA}", "-q")
+        report = ("python", "-m", "coverage", "json", _NO_RC, f"--data-file={_DATA}", "-q", "-i")
         async with (
             artifacts_discarded(worktree),
             pipeline.checks_on(worktree, policy) as box,
         ):
-            await box.run(Command((*run, "-m", "pytest", *args), cwd=check.cwd, timeout_s=timeout))
+            suite = await box.run(
+                Command((*run, "-m", "pytest", *args), cwd=check.cwd, timeout_s=timeout)
+            )
             done = await box.run(Command((*report, "-o", "-"), cwd=check.cwd, timeout_s=timeout))
         if done.exit_code != 0:
-            return CoverageRun(None, f"tests: coverage not measured: {_tail(done.stderr)}")
+            said = _tail(done.stderr or done.stdout)
+            ran = "timed out" if suite.timed_out else f"exited {suite.exit_code}"
+            why = f"the suite {ran} ({_tail(suite.stdout + suite.stderr)}); coverage said {said}"
+            return CoverageRun(None, f"tests: coverage not measured: {why}")
         measured = read_measured(done.stdout, sources, threshold=threshold)
         return CoverageRun(measured, measured.note(threshold))
     except (SetupFailed, SandboxError, CoverageUnreadable) as exc:
