@@ -4,6 +4,7 @@ and the code it never runs is what the specialist is shown."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from agents.pack_render import render_pack
 from agents.rotation import Cursor
 from agents.specialists import enabled, read_config
 from agents.sweep_pack import plan_sweep
-from bot.flows.measure import measure_coverage, pytest_arguments
+from bot.flows.measure import measure_coverage, pytest_arguments, read_report
 from bot.git import Workspace
 from bot.pipeline import PipelineConfig
 from sandbox import SandboxKind
@@ -200,3 +201,20 @@ def test_test_directories_with_a_prefix_are_test_code_not_uncovered_source(
 ) -> None:
     report = _report({path: ([], [1, 2])})
     assert bool(read_measured(report, {path}, threshold=80).findings) is not holds_tests
+
+
+def test_the_report_is_read_only_from_a_regular_file_never_through_a_link(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "host-secret.json"
+    secret.write_text('{"files": {}}')
+    report = tmp_path / "report.json"
+    report.symlink_to(secret)
+    assert read_report(report) == ""
+    report.unlink()
+    os.mkfifo(report)
+    assert read_report(report) == ""
+    report.unlink()
+    report.write_text('{"files": {}}')
+    assert read_report(report) == '{"files": {}}'
+    assert read_report(tmp_path / "missing.json") == ""

@@ -9,8 +9,12 @@ report, with `--source=.` so modules no test imports are measured too.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import stat
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from agents.measured import CoverageUnreadable, Measured, read_measured
@@ -18,10 +22,14 @@ from bot.errors import SandboxError, SetupFailed
 from bot.git import Workspace
 from bot.pipeline import PipelineConfig, artifacts_discarded, checks_for
 from sandbox import Command
+from sandbox.base import WORKDIR
 
-__all__ = ["CoverageRun", "measure_coverage", "pytest_arguments"]
+__all__ = ["MAX_REPORT_BYTES", "CoverageRun", "measure_coverage", "pytest_arguments", "read_report"]
 
 _DATA: Final = ".ambient-coverage"
+_REPORT: Final = ".ambient-coverage.json"
+#: A report larger than this is not read (the standard library's is 12 MB).
+MAX_REPORT_BYTES: Final = 64 << 20
 _NO_RC: Final = "--rcfile=/dev/null"
 
 
@@ -41,6 +49,21 @@ def pytest_arguments(argv: Sequence[str]) -> tuple[str, ...] | None:
     if len(argv) >= 3 and argv[0].startswith("python") and argv[1:3] == ("-m", "pytest"):
         return tuple(argv[3:])
     return None
+
+
+def read_report(path: Path) -> str:
+    """The report the sandboxed run wrote (a file, not the output: a large project's report
+    is more than the sandbox's output bound). Never through a link the checks could have
+    planted; "" when there is none or it is too large."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return ""
+    with os.fdopen(descriptor, "rb") as report:
+        found = os.fstat(report.fileno())
+        if not stat.S_ISREG(found.st_mode) or found.st_size > MAX_REPORT_BYTES:
+            return ""
+        return report.read(MAX_REPORT_BYTES).decode(errors="replace")
 
 
 def _tail(text: str) -> str:
@@ -64,20 +87,22 @@ async def measure_coverage(
         timeout = check.timeout_s
         run = ("python", "-m", "coverage", "run", _NO_RC, f"--data-file={_DATA}", "--source=.")
         report = ("python", "-m", "coverage", "json", _NO_RC, f"--data-file={_DATA}", "-q", "-i")
-        async with (
-            artifacts_discarded(worktree),
-            pipeline.checks_on(worktree, policy) as box,
-        ):
-            suite = await box.run(
-                Command((*run, "-m", "pytest", *args), cwd=check.cwd, timeout_s=timeout)
-            )
-            done = await box.run(Command((*report, "-o", "-"), cwd=check.cwd, timeout_s=timeout))
-        if done.exit_code != 0:
-            said = _tail(done.stderr or done.stdout)
+        async with artifacts_discarded(worktree):
+            async with pipeline.checks_on(worktree, policy) as box:
+                suite = await box.run(
+                    Command((*run, "-m", "pytest", *args), cwd=check.cwd, timeout_s=timeout)
+                )
+                written = f"{WORKDIR}/{_REPORT}"
+                done = await box.run(
+                    Command((*report, "-o", written), cwd=check.cwd, timeout_s=timeout)
+                )
+            text = await asyncio.to_thread(read_report, worktree / _REPORT)
+        if done.exit_code != 0 or not text:
+            said = _tail(done.stderr or done.stdout or "no report written")
             ran = "timed out" if suite.timed_out else f"exited {suite.exit_code}"
             why = f"the suite {ran} ({_tail(suite.stdout + suite.stderr)}); coverage said {said}"
             return CoverageRun(None, f"tests: coverage not measured: {why}")
-        measured = read_measured(done.stdout, sources, threshold=threshold)
+        measured = read_measured(text, sources, threshold=threshold)
         return CoverageRun(measured, measured.note(threshold))
     except (SetupFailed, SandboxError, CoverageUnreadable) as exc:
         return CoverageRun(None, f"tests: coverage not measured: {exc}")
