@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import os
 import re
 import shlex
 import tomllib
@@ -41,6 +42,7 @@ __all__ = [
     "SCRATCH_TARGET",
     "SetupPlan",
     "dependency_files",
+    "native_sources",
     "plan_setup",
 ]
 
@@ -60,6 +62,13 @@ _REQUIREMENT_GLOBS: Final = (
     "requirements/*.txt",
     "requirements/*.in",
 )
+
+_NATIVE_SUFFIXES: Final = frozenset(
+    {".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".pyx", ".pxd", ".pxi", ".rs"}
+)
+_NATIVE_NAMES: Final = frozenset({"Cargo.toml", "Cargo.lock", "meson.build", "CMakeLists.txt"})
+_NOT_SOURCE: Final = frozenset({"node_modules", "build", "dist", "__pycache__", "venv"})
+_NATIVE_MAX: Final = 5000
 
 Installer = Literal["uv", "pip"]
 
@@ -195,14 +204,30 @@ def _locked_pins(path: Path) -> list[str]:
 
 
 def dependency_files(root: Path) -> tuple[str, ...]:
-    """The files whose contents decide what a setup installs (the cache key's inputs)."""
+    """The files whose contents decide what a setup installs or builds (the cache key's
+    inputs): the declaring files, and the sources of compiled extensions, whose build the
+    environment keeps (a proposal changing one gets an environment built with its change)."""
     names = ["pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "uv.lock", "poetry.lock",
              "pdm.lock", "package.json", "package-lock.json"]  # fmt: skip
     found = [n for n in names if (root / n).is_file()]
     found += [
         str(p.relative_to(root)) for g in _REQUIREMENT_GLOBS for p in root.glob(g) if p.is_file()
     ]
-    return tuple(sorted(set(found)))
+    return tuple(sorted({*found, *native_sources(root)}))
+
+
+def native_sources(root: Path) -> list[str]:
+    """The sources of compiled extensions under `root` (C, C++, Cython, Rust, and their build
+    files), outside hidden and vendored directories, at most `_NATIVE_MAX` of them."""
+    found: list[str] = []
+    for base, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_SOURCE)
+        for name in sorted(files):
+            if Path(name).suffix in _NATIVE_SUFFIXES or name in _NATIVE_NAMES:
+                found.append(str(Path(base, name).relative_to(root)))
+                if len(found) >= _NATIVE_MAX:
+                    return found
+    return found
 
 
 def _venv(installer: Installer, python: str, *, with_pip: bool = False) -> tuple[str, ...]:
