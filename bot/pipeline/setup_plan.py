@@ -44,6 +44,8 @@ __all__ = [
     "dependency_files",
     "native_sources",
     "plan_setup",
+    "poetry_constraint",
+    "poetry_requirement",
 ]
 
 #: Where the environment lives inside the sandbox (the same path for setup and for checks).
@@ -170,23 +172,75 @@ def _installs_for_tests(path: Path) -> bool:
     return bool(re.search(r"(?m)^\s*(-e\s+\.|pytest\b)", text))
 
 
-def _tox_deps(root: Path) -> list[str]:
-    """tox.ini's `[testenv] deps`: plain requirements and `-r` files; factor-conditional lines
-    (`py311: x`) and other substitutions are skipped rather than guessed."""
+def _tox_config(root: Path, pyproject: dict[str, object]) -> configparser.ConfigParser:
+    """tox's ini configuration: tox.ini, else pyproject.toml's `[tool.tox] legacy_tox_ini`."""
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read(root / "tox.ini")
+        if (root / "tox.ini").is_file():
+            parser.read(root / "tox.ini")
+        else:
+            tox = _table(_table(pyproject, "tool"), "tox")
+            legacy = tox.get("legacy_tox_ini")
+            if isinstance(legacy, str):
+                parser.read_string(legacy)
     except configparser.Error:
+        return configparser.ConfigParser(interpolation=None)
+    return parser
+
+
+def _tox_lines(parser: configparser.ConfigParser, option: str) -> list[str]:
+    """`[testenv]`'s `option`, one entry a line (or comma), `{[section]key}` references
+    followed; factor-conditional lines (`py311: x`) and other substitutions are skipped
+    rather than guessed."""
+    if not parser.has_option("testenv", option):
         return []
-    if not parser.has_option("testenv", "deps"):
-        return []
-    deps = []
-    for raw in parser.get("testenv", "deps").splitlines():
-        line = raw.split(" #", 1)[0].strip().replace("{toxinidir}/", "").replace("{toxinidir}", ".")
-        if not line or line.startswith("#") or "{" in line or re.match(r"^[\w,-]+:\s", line):
+    raw = parser.get("testenv", option)
+    for _ in range(3):  # references to references, not forever
+        raw = re.sub(
+            r"\{\[([^\]]+)\]([\w-]+)\}",
+            lambda m: parser.get(m[1], m[2], fallback=""),
+            raw,
+        )
+    lines = []
+    for line in raw.splitlines():
+        line = (
+            line.split(" #", 1)[0].strip().replace("{toxinidir}/", "").replace("{toxinidir}", ".")
+        )
+        if not line or line.startswith("#") or "{" in line or re.match(r"^[\w,!-]+:\s", line):
             continue
-        deps.append(line)
-    return deps
+        lines.append(line)
+    return lines
+
+
+def _tox_deps(root: Path, pyproject: dict[str, object]) -> list[str]:
+    """tox's test dependencies: `[testenv] deps` (plain requirements and `-r` files), or the
+    native `[tool.tox.env_run_base] deps` of pyproject.toml."""
+    deps = _tox_lines(_tox_config(root, pyproject), "deps")
+    if deps:
+        return deps
+    base = _table(_table(_table(pyproject, "tool"), "tox"), "env_run_base")
+    listed = base.get("deps")
+    return [d for d in listed if isinstance(d, str)] if isinstance(listed, list) else []
+
+
+def _tox_extras(root: Path, pyproject: dict[str, object]) -> list[str]:
+    """The extras tox installs the project with for its tests."""
+    extras = [
+        e.strip()
+        for line in _tox_lines(_tox_config(root, pyproject), "extras")
+        for e in line.split(",")
+        if e.strip()
+    ]
+    if extras:
+        return extras
+    base = _table(_table(_table(pyproject, "tool"), "tox"), "env_run_base")
+    listed = base.get("extras")
+    return [e for e in listed if isinstance(e, str)] if isinstance(listed, list) else []
+
+
+def _table(table: object, key: str) -> dict[str, object]:
+    value = table.get(key) if isinstance(table, dict) else None
+    return value if isinstance(value, dict) else {}
 
 
 def _installable(root: Path, pyproject: dict[str, object]) -> bool:
@@ -306,15 +360,106 @@ def _project_args(
     """The editable install of the project with its test extras and groups, and what it says."""
     if not _installable(root, pyproject):
         return [], []
-    extras = _wanted(_project_extras(pyproject) + _setup_cfg_extras(root) + _setup_py_extras(root))
-    extras = list(dict.fromkeys(extras))
+    declared = _project_extras(pyproject) + _setup_cfg_extras(root) + _setup_py_extras(root)
+    extras = _wanted(declared)
+    tox = _tox_extras(root, pyproject)
+    known = {_normal(e) for e in declared}
+    extras += [e for e in tox if not known or _normal(e) in known]
+    extras = list({_normal(e): e for e in extras}.values())
     args = ["-e", f".[{','.join(extras)}]" if extras else "."]
     said = ["the project (editable)" + (f" with {', '.join(extras)}" if extras else "")]
     if installer == "uv":
         for group in _wanted(_names(pyproject.get("dependency-groups"))):
             args += ["--group", group]
             said.append(f"group {group}")
+    for group, requirements in _poetry_groups(pyproject):
+        args += requirements
+        said.append(f"poetry group {group}")
     return args, said
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _poetry_groups(pyproject: dict[str, object]) -> list[tuple[str, list[str]]]:
+    """Poetry's dependency groups of the test names (else dev), as requirements: Poetry
+    installs them, but they are neither extras nor PEP 735 groups. The legacy
+    `[tool.poetry.dev-dependencies]` is the dev group."""
+    poetry = _table(_table(pyproject, "tool"), "poetry")
+    groups = {
+        name: _table(table, "dependencies")
+        for name, table in _table(poetry, "group").items()
+        if isinstance(table, dict)
+    }
+    legacy = _table(poetry, "dev-dependencies")
+    if legacy and "dev" not in groups:
+        groups["dev"] = legacy
+    chosen = []
+    for name in _wanted(groups):
+        requirements = [
+            r
+            for dep, spec in groups[name].items()
+            if dep.lower() != "python" and (r := poetry_requirement(dep, spec))
+        ]
+        if requirements:
+            chosen.append((name, requirements))
+    return chosen
+
+
+def poetry_requirement(name: str, spec: object) -> str:
+    """A PEP 508 requirement for one Poetry dependency (`"^1.2"`, or a table with version,
+    extras and python); "" for one from a path, git or URL, which no index serves."""
+    if isinstance(spec, dict):
+        if any(k in spec for k in ("path", "git", "url", "file")):
+            return ""
+        version = spec.get("version", "*")
+        extras = spec.get("extras", [])
+        python = spec.get("python", "")
+    else:
+        version, extras, python = spec, [], ""
+    text = name
+    if isinstance(extras, list) and extras:
+        text += f"[{','.join(str(e) for e in extras)}]"
+    text += ",".join(poetry_constraint(str(version)))
+    if isinstance(python, str) and python:
+        clauses = poetry_constraint(python)
+        if clauses:
+            marker = " and ".join(
+                f'python_full_version {m[1]} "{m[2]}"'
+                for c in clauses
+                if (m := re.match(r"(==|!=|>=|<=|~=|>|<)\s*(.+)", c))
+            )
+            text += f" ; {marker}"
+    return text
+
+
+def poetry_constraint(constraint: str) -> list[str]:
+    """PEP 440 clauses for a Poetry version constraint: `^` and `~` become ranges, a bare
+    version pins; `||` (either of two) is not expressible as one range and gives none."""
+    if "||" in constraint or "|" in constraint:
+        return []
+    clauses: list[str] = []
+    for part in re.split(r"\s*,\s*|\s+(?=[<>=!^~])", constraint.strip()):
+        part = part.strip()
+        if part in ("", "*"):
+            continue
+        if part.startswith(("^", "~")) and not part.startswith("~="):
+            version = part.lstrip("^~").strip()
+            release = [int(n) for n in re.findall(r"\d+", version.split("-")[0])[:3]]
+            if not release:
+                continue
+            if part.startswith("^"):
+                index = next((i for i, n in enumerate(release) if n), len(release) - 1)
+            else:
+                index = min(1, len(release) - 1) if len(release) > 1 else 0
+            upper = [*release[:index], release[index] + 1]
+            clauses += [f">={version}", f"<{'.'.join(map(str, upper))}"]
+        elif re.match(r"(==|!=|>=|<=|~=|>|<)", part):
+            clauses.append(part.replace(" ", ""))
+        else:
+            clauses.append(f"=={part}")
+    return clauses
 
 
 def _requirements_args(
@@ -328,7 +473,7 @@ def _requirements_args(
         files = ["requirements.txt", *[f for f in files if f != "requirements.txt"]]
     if files:
         return [a for name in files for a in ("-r", name)], list(files), files
-    deps = _tox_deps(root)
+    deps = _tox_deps(root, pyproject)
     args = [a for dep in deps for a in (["-r", dep[2:].strip()] if dep.startswith("-r") else [dep])]
     return args, (["tox.ini [testenv] deps"] if deps else []), []
 
