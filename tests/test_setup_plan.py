@@ -360,3 +360,27 @@ def test_extension_sources_key_the_cache_and_vendored_trees_do_not(tmp_path: Pat
         "src/fast/_lib.pyx",
         "src/fast/_speedups.c",
     )
+
+
+def test_c_sources_the_build_names_but_lacks_are_made_by_cython_first(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "setup.py": 'Extension("fast._core", sources=["fast/_core.c"])\n',
+            "requirements.txt": "cython==3.2.5\npytest\n",
+            "fast/_core.pyx": "include '_part.pyx'\n",
+            "fast/_part.pyx": "",
+            "fast/_made.pyx": "",
+            "fast/_made.c": "",
+        },
+    )
+    plan = plan_setup(root)
+    # Only the .c setup.py names and the checkout lacks; an included .pyx is never compiled alone.
+    assert plan.steps[1:] == (
+        ("uv", "pip", "install", "--python", f"{ENV_TARGET}/bin/python", "cython",
+         "-r", "requirements.txt"),
+        (f"{ENV_TARGET}/bin/cython", "fast/_core.pyx"),
+        ("uv", "pip", "install", "--python", f"{ENV_TARGET}/bin/python", "-e", ".",
+         "-r", "requirements.txt"),
+    )  # fmt: skip
+    assert "C sources made by Cython from fast/_core.pyx" in plan.summary

@@ -41,6 +41,7 @@ __all__ = [
     "ENV_TARGET",
     "SCRATCH_TARGET",
     "SetupPlan",
+    "cython_pending",
     "dependency_files",
     "native_sources",
     "plan_setup",
@@ -499,8 +500,36 @@ def _detected(
             said.append(f"every version from {lock}")
             args += ["-c", CONSTRAINTS_FILE]
             break
-    steps = (_venv(installer, interpreter), _install(installer, args))
+    steps: tuple[tuple[str, ...], ...] = (_venv(installer, interpreter),)
+    pending = cython_pending(root)
+    if pending and _installable(root, pyproject):
+        pinned = ["-c", CONSTRAINTS_FILE] if pins else []
+        steps += (
+            _install(installer, ["cython", *more, *pinned]),
+            (f"{ENV_TARGET}/bin/cython", *pending),
+        )
+        said.insert(1, f"C sources made by Cython from {', '.join(pending)}")
+    steps += (_install(installer, args),)
     return SetupPlan(steps, inputs, ", ".join(said), source, interpreter, variables, pins)
+
+
+def cython_pending(root: Path) -> list[str]:
+    """The Cython sources whose C file the build names but the checkout lacks (projects that
+    leave `cython x.pyx` to a Makefile step before `pip install`): the setup makes them first.
+    Only a `.c` that setup.py, setup.cfg or pyproject.toml spells out counts, so a `.pyx` that
+    another one includes is never compiled on its own."""
+    texts = "".join(
+        (root / n).read_text(errors="replace")
+        for n in ("setup.py", "setup.cfg", "pyproject.toml")
+        if (root / n).is_file()
+    )
+    pending = []
+    for pyx in native_sources(root):
+        if pyx.endswith(".pyx"):
+            c_file = pyx[: -len(".pyx")] + ".c"
+            if c_file in texts and not (root / c_file).exists():
+                pending.append(pyx)
+    return pending
 
 
 def _scm_variables(
