@@ -67,7 +67,8 @@ _TAIL_LINES: Final = 3
 #: What of a build's new files in its source tree is kept: at most so many, so large in all.
 _GENERATED_FILES: Final = 2000
 _GENERATED_BYTES: Final = 256 << 20
-#: A build's own leavings, which no check imports: passed over where a path has them.
+#: A build's own leavings, which no check imports: passed over where a path has them (and
+#: `*.egg-info`, whose copy in the tree would be a second record of the installed project).
 _NOT_GENERATED: Final = frozenset(
     {"__pycache__", "build", "dist", ".eggs", ".tox", ".nox", ".venv", "node_modules",
      ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git"}
@@ -388,7 +389,7 @@ def _new_files(copy: Path, copied: frozenset[str]) -> list[str]:
     found: list[str] = []
     total = 0
     for base, dirs, files in os.walk(copy):
-        dirs[:] = sorted(d for d in dirs if d not in _NOT_GENERATED)
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_GENERATED and not d.endswith(".egg-info"))
         for name in sorted(files):
             path = Path(base, name)
             relative = str(path.relative_to(copy))
