@@ -25,6 +25,7 @@ from prometheus_client import Counter, Histogram
 from bot.errors import SandboxError
 from sandbox.egress import PROXY_VARIABLES, relayed
 from sandbox.errors import SandboxBackendFailed, SandboxUnavailable
+from sandbox.generated import GeneratedFiles
 from sandbox.policy import CommandPolicy, CommandRefused
 from sandbox.workspace_guard import WorkspaceGuard
 
@@ -123,7 +124,9 @@ class Limits:
     """Resource limits of one sandbox; memory includes swap (none is allowed).
 
     `workspace_bytes` is how much the workspace may grow over what it held before the first
-    command (the checkout), all commands together (see `sandbox.workspace_guard`).
+    command (the checkout), all commands together (see `sandbox.workspace_guard`);
+    `mount_bytes` how much the writable mounts (the environment a setup builds, its scratch)
+    may grow, all of them together.
     """
 
     memory_bytes: int = 1 << 30
@@ -134,10 +137,14 @@ class Limits:
     file_bytes: int = 1 << 30
     open_files: int = 1024
     workspace_bytes: int = 2 << 30
+    mount_bytes: int = 8 << 30
 
     def __post_init__(self) -> None:
         counts = (self.memory_bytes, self.pids, self.output_bytes, self.tmp_bytes)
-        if min(*counts, self.file_bytes, self.open_files, self.workspace_bytes) <= 0:
+        if (
+            min(*counts, self.file_bytes, self.open_files, self.workspace_bytes, self.mount_bytes)
+            <= 0
+        ):
             raise ValueError("sandbox limits must be positive")
         if self.cpus <= 0:
             raise ValueError("sandbox cpus must be positive")
@@ -164,12 +171,17 @@ class Mount:
 class Provision:
     """What a sandbox is given beyond its workspace: mounts, directories put first on PATH,
     variables, and egress through the setup proxy (`sandbox.egress`), for the environment
-    setup and the checks that use what it installed. The default gives nothing."""
+    setup and the checks that use what it installed. The default gives nothing.
+
+    `generated`: a directory of files the environment's build wrote into its source tree,
+    laid into the workspace before each command where it has nothing at their paths, and
+    taken away at close (`sandbox.generated`)."""
 
     mounts: tuple[Mount, ...] = ()
     path: tuple[str, ...] = ()
     variables: Mapping[str, str] = field(default_factory=dict)
     proxy_socket: Path | None = None
+    generated: Path | None = None
 
 
 class Sandbox(Protocol):
@@ -219,7 +231,11 @@ class SandboxBase(ABC):
         self._lock = asyncio.Lock()
         self._closed = False
         writable = [mount.source for mount in self.provision.mounts if mount.writable]
-        self._guard = WorkspaceGuard(workspace, limits.workspace_bytes, writable)
+        self._guard = WorkspaceGuard(
+            workspace, limits.workspace_bytes, writable, limits.mount_bytes
+        )
+        generated = self.provision.generated
+        self._generated = GeneratedFiles(generated, workspace) if generated else None
 
     @property
     def workspace(self) -> Path:
@@ -235,6 +251,9 @@ class SandboxBase(ABC):
         async with self._lock:
             if self._closed:
                 raise SandboxError(f"{self.kind} sandbox for {self._workspace} is closed")
+            if self._generated is not None:
+                # Before the guard's first walk: what is laid is part of what it first holds.
+                await asyncio.to_thread(self._generated.lay)
             watch = await self._guard.watch()
             try:
                 result = await self._execute(command, cwd, env, watch.tripped)
@@ -264,7 +283,11 @@ class SandboxBase(ABC):
         try:
             await self._release()
         finally:
-            await self._guard.tidy()
+            try:
+                await self._guard.tidy()
+            finally:
+                if self._generated is not None:
+                    await asyncio.to_thread(self._generated.remove)
 
     def environment(self, extra: Mapping[str, str]) -> dict[str, str]:
         """The whole environment of a command: a fixed base plus `extra`, secrets refused."""

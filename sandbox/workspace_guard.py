@@ -18,6 +18,8 @@ lacks, or memory. Quotas need a filesystem mounted for them. So the guard measur
   before a poll. A command past the bound has what it wrote removed: every non-directory
   changed while it ran (by change time, which it cannot set), and the directories it changed
   that are then empty.
+- The writable mounts (a setup's environment and scratch) are bounded the same way, all of
+  them together, by `Limits.mount_bytes` over what they first held.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -43,13 +46,15 @@ _TICK_WAIT_S: Final = 0.02
 
 
 class Watch:
-    """The poll of one command: `tripped` completes once the workspace is past its bound."""
+    """The poll of one command: `tripped` completes once the workspace, or the writable mounts
+    together, are past their bound (`what` says which)."""
 
-    def __init__(self, root: Path, skip: frozenset[str], limit: int, started_ns: int) -> None:
+    def __init__(self, bounds: Sequence[_Bound], started_ns: int) -> None:
         self.started_ns = started_ns
         self.reason = ""
+        self.what = ""
         self._stop = threading.Event()
-        self.tripped: asyncio.Task[None] = asyncio.ensure_future(self._poll(root, skip, limit))
+        self.tripped: asyncio.Task[None] = asyncio.ensure_future(self._poll(tuple(bounds)))
 
     @property
     def fired(self) -> bool:
@@ -61,58 +66,98 @@ class Watch:
         self._stop.set()
         self.tripped.cancel()
 
-    async def _poll(self, root: Path, skip: frozenset[str], limit: int) -> None:
+    async def _poll(self, bounds: tuple[_Bound, ...]) -> None:
         pause = _FIRST_POLL_S
         while True:
             await asyncio.sleep(pause)
             began = time.monotonic()
-            try:
-                tally = await asyncio.to_thread(measure, root, skip, self._stop)
-            except (OSError, WalkStopped):
-                # Unreadable for now (the command is changing it): the next poll, or the walk
-                # after the command, counts it.
-                tally = None
-            if tally is not None and (tally.too_deep or tally.bytes > limit):
-                self.reason = _deep() if tally.too_deep else ""
-                return
+            for bound in bounds:
+                try:
+                    tallies = [
+                        await asyncio.to_thread(measure, root, bound.skip, self._stop)
+                        for root in bound.roots
+                    ]
+                except (OSError, WalkStopped):
+                    # Unreadable for now (the command is changing it): the next poll, or the
+                    # walk after the command, counts it.
+                    continue
+                deep = any(t.too_deep for t in tallies)
+                if deep or sum(t.bytes for t in tallies) > bound.limit:
+                    self.reason = _deep() if deep else ""
+                    self.what = bound.what
+                    return
             pause = max(_POLL_S, (time.monotonic() - began) * _POLL_RATIO)
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    """Directories whose total size may not pass `limit`."""
+
+    what: str
+    roots: tuple[Path, ...]
+    skip: frozenset[str]
+    limit: int
 
 
 class WorkspaceGuard:
     """One sandbox's workspace bound and the tending after each of its commands; walks run in
     a thread, one at a time."""
 
-    def __init__(self, workspace: Path, growth_bytes: int, writable: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        growth_bytes: int,
+        writable: Sequence[Path] = (),
+        mount_growth_bytes: int = 8 << 30,
+    ) -> None:
         self._root = workspace
         self._growth = growth_bytes
         self._mounts = tuple(writable)
+        self._mount_growth = mount_growth_bytes
         self._layout: tuple[frozenset[str], tuple[Path, ...]] | None = None
         self._first: int | None = None
+        self._mounts_first = 0
         self._newest = 0
         self._lock = asyncio.Lock()
 
     async def watch(self) -> Watch:
         """Before a command: a `Watch` over the workspace (the first call takes its size)."""
+        skip, mounts = await self._laid_out()
         if self._first is None:
             self._first = (await self._walk(self._root)).bytes
+            self._mounts_first = sum([(await self._walk(m)).bytes for m in mounts])
         else:
             async with self._lock:  # a walk a cancelled run left going ends first
                 pass
-        skip, _ = await self._laid_out()
-        return Watch(self._root, skip, self._first + self._growth, await self._start())
+        bounds = [_Bound("workspace", (self._root,), skip, self._first + self._growth)]
+        if mounts:
+            limit = self._mounts_first + self._mount_growth
+            bounds.append(_Bound("writable mounts", mounts, frozenset(), limit))
+        return Watch(bounds, await self._start())
 
     async def settle(self, watch: Watch) -> str | None:
-        """After a command: tend every writable directory and check the bound. Past it, remove
-        what the command wrote and return the line that says so; else None."""
+        """After a command: tend every writable directory and check the bounds. Past one,
+        remove what the command wrote there and return the line that says so; else None."""
         watch.stop()
         if watch.fired:
             watch.tripped.result()  # a poll that failed otherwise than by OSError raises here
-        await self.tidy(workspace=False)
+        _, mounts = await self._laid_out()
+        held = sum([(await self._walk(m)).bytes for m in mounts])
         tally = await self._walk(self._root)
+        how = "the command was stopped and" if watch.fired else "when the command ended,"
+        if (watch.fired and watch.what != "workspace") or (
+            held > self._mounts_first + self._mount_growth
+        ):
+            removed = sum([(await self._walk(m, since=watch.started_ns)).removed for m in mounts])
+            return (
+                f"[sandbox: the writable mounts grew past their bound (mount_bytes="
+                f"{self._mount_growth} over the {self._mounts_first} bytes they first held"
+                f"{watch.reason}); {how} the {removed} files and directories it wrote there"
+                " were removed]"
+            )
         if not watch.fired and tally.bytes <= (self._first or 0) + self._growth:
             return None
         freed = await self._walk(self._root, since=watch.started_ns)
-        how = "the command was stopped and" if watch.fired else "when the command ended,"
         return (
             f"[sandbox: the workspace grew past its bound (workspace_bytes={self._growth} over"
             f" the {self._first} bytes it first held{watch.reason}); {how} the"

@@ -21,7 +21,7 @@ import redis
 
 from sandbox import SandboxKind
 from tests.fixtures.redis import RedisServer
-from tests.fixtures.setup_repo import make_src_repo
+from tests.fixtures.setup_repo import GENERATING_BACKEND, make_src_repo
 from tests.sim.index import PackageIndex
 
 
@@ -95,6 +95,42 @@ def test_without_setup_the_same_suite_dies_at_import(
     results = document["results"]
     assert isinstance(results, list)
     assert "No module named 'clockwork'" in results[0]["stderr"]
+
+
+def _generating_repo(root: Path) -> Path:
+    return make_src_repo(
+        root,
+        extra_files={
+            "_build/tinyback.py": GENERATING_BACKEND,
+            ".gitignore": "_version.py\n__pycache__/\n",
+        },
+        test_body="from clockwork._version import VERSION; assert VERSION == '1.0.post0'",
+    )
+
+
+def _changes(repo: Path) -> list[str]:
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored"], cwd=repo, capture_output=True, check=True
+    )
+    return [ln for ln in status.stdout.decode().splitlines() if "__pycache__" not in ln]
+
+
+def test_what_the_build_writes_into_its_tree_reaches_the_checks_and_never_the_tree(
+    tmp_path: Path, sandbox_backend: SandboxKind, package_index: PackageIndex
+) -> None:
+    repo = _generating_repo(tmp_path / "repo")
+    cache = tmp_path / "cache"
+    for cached in (False, True):
+        code, document, err = _verify(repo, sandbox_backend, cache, package_index)
+        assert code == 0, (err, document)
+        assert _verdicts(document) == ["PASS"]
+        assert _setup(document)["cached"] is cached
+        # Laid for the checks, taken away after: the tree is as it was, ignored files too.
+        assert _changes(repo) == []
+    (entry,) = cache.glob("environments/*/*/generated")
+    assert (entry / "src" / "clockwork" / "_version.py").is_file()
+    # The file the repository does not ignore would show as a change: it is not kept.
+    assert not (entry / "src" / "clockwork" / "stray.txt").exists()
 
 
 def test_a_corrupt_cache_entry_is_rebuilt_never_used(
@@ -327,5 +363,47 @@ async def test_in_process_setup_builds_once_then_serves_the_checks_and_fails_in_
         with pytest.raises(SetupFailed, match=r"^setup failed: a setup command failed: "):
             async with broken.checks_on(repo, policy):
                 pass
+    finally:
+        await environments.close()
+
+
+@pytest.mark.bwrap
+async def test_every_round_of_a_fix_sees_the_generated_files_and_no_diff_holds_them(
+    tmp_path: Path, package_index: PackageIndex
+) -> None:
+    from bot.config import load_settings
+    from bot.pipeline import Environments, PipelineConfig, SetupChoice, SetupOptions
+    from bot.pipeline.process import checked
+    from sandbox import Command, CommandPolicy
+    from tests.fixtures.sandbox import require_backend
+
+    require_backend("bwrap")
+    repo = _generating_repo(tmp_path / "repo")
+    settings = load_settings(
+        {
+            "AMBIENT_CACHE_DIR": str(tmp_path / "cache"),
+            "AMBIENT_SETUP_INDEX_URL": package_index.url,
+            "AMBIENT_SETUP_INDEX_HOSTS": "",
+        }
+    )
+    environments = Environments(SetupOptions.from_settings(settings))
+    config = PipelineConfig.from_settings(
+        settings, sandbox="bwrap", setup=SetupChoice(environments, f"test:{repo}")
+    )
+    policy = CommandPolicy(("python -m unittest( .*)?",), "test")
+    command = Command.parse("python -m unittest discover -s tests -t .")
+    try:
+        async with config.checks_on(repo, policy) as box:
+            # Each round stages the change, runs the checks, and removes what is not staged
+            # (the laid files with it): the next round finds them laid again.
+            for _ in range(2):
+                (run,) = (await checked(repo, box, [command])).runs
+                assert run.ok, run.output_tail
+                (repo / "src" / "clockwork" / "edited.py").write_text("EDIT = 1\n")
+                subprocess.run(["git", "add", "--all"], cwd=repo, capture_output=True, check=True)
+                names = subprocess.run(
+                    ["git", "diff", "--cached", "--name-only"], cwd=repo, capture_output=True
+                )
+                assert names.stdout.decode().split() == ["src/clockwork/edited.py"]
     finally:
         await environments.close()

@@ -192,7 +192,7 @@ def test_limits_must_be_positive() -> None:
         Limits(pids=0)
     with pytest.raises(ValueError, match="positive"):
         Limits(cpus=0)
-    for name in ("file_bytes", "open_files", "workspace_bytes"):
+    for name in ("file_bytes", "open_files", "workspace_bytes", "mount_bytes"):
         with pytest.raises(ValueError, match="positive"):
             Limits(**{name: 0})
 

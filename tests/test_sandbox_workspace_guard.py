@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import Command, Limits, Result, workspace_walk
+from sandbox import Command, Limits, Mount, Provision, Result, SandboxKind, workspace_walk
 from sandbox.verify import CommandRun
 from sandbox.workspace_walk import (
     ENTRY_BYTES,
@@ -280,3 +280,28 @@ def test_a_poll_gives_up_when_told_to_stop(tmp_path: Path) -> None:
     with pytest.raises(WalkStopped):
         measure(tmp_path, stop=stop)
     assert measure(tmp_path / "gone").bytes == 0
+
+
+async def test_a_writable_mount_is_bounded_too_and_what_was_written_there_removed(
+    sandbox_factory: SandboxFactory,
+    sandbox_workspace: Path,
+    tmp_path: Path,
+    sandbox_backend: SandboxKind,
+) -> None:
+    mounted = tmp_path / "env"
+    mounted.mkdir()
+    (mounted / "kept.txt").write_text("there before")
+    if sandbox_backend == "docker" and os.geteuid() == 0:
+        os.chown(mounted, 1000, 1000)  # the container's user writes it; bwrap's is ours
+    provision = Provision(mounts=(Mount(mounted, "/opt/env", writable=True),))
+    limits = Limits(workspace_bytes=200 * MIB, mount_bytes=20 * MIB)
+    sandbox = await sandbox_factory(sandbox_workspace, limits=limits, provision=provision)
+    fits = await sandbox.run(py("open('/opt/env/small.bin', 'wb').write(b'x' * (2 << 20))"))
+    assert fits.ok, fits.stderr
+    burst = await sandbox.run(py("open('/opt/env/burst.bin', 'wb').write(b'x' * (30 << 20))"))
+    assert burst.workspace_exceeded
+    assert not burst.ok
+    assert "the writable mounts grew past their bound (mount_bytes=20971520" in burst.stderr
+    assert not (mounted / "burst.bin").exists()
+    assert (mounted / "small.bin").stat().st_size == 2 * MIB
+    assert (mounted / "kept.txt").read_text() == "there before"

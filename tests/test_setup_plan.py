@@ -7,7 +7,13 @@ from textwrap import dedent
 
 import pytest
 
-from bot.pipeline.setup_plan import CONSTRAINTS_FILE, ENV_TARGET, dependency_files, plan_setup
+from bot.pipeline.setup_plan import (
+    CONSTRAINTS_FILE,
+    ENV_TARGET,
+    dependency_files,
+    plan_setup,
+    poetry_constraint,
+)
 
 
 def _tree(root: Path, files: dict[str, str]) -> Path:
@@ -213,3 +219,168 @@ def test_the_cache_key_reads_every_dependency_declaring_file(tmp_path: Path) -> 
         {"pyproject.toml": "", "requirements/tests.txt": "", "tox.ini": "", "src/x.py": ""},
     )
     assert dependency_files(root) == ("pyproject.toml", "requirements/tests.txt", "tox.ini")
+
+
+def test_poetry_groups_become_requirements_the_lock_still_pins(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "pyproject.toml": """
+                [build-system]
+                requires = ["poetry-core"]
+                build-backend = "poetry.core.masonry.api"
+                [tool.poetry.dependencies]
+                python = "^3.9"
+                [tool.poetry.group.test.dependencies]
+                pytest = "^8.1"
+                pytest-mock = { version = "~3.12", extras = ["x"] }
+                tomli = { version = ">=2", python = "<3.11" }
+                local-thing = { path = "../thing" }
+                [tool.poetry.group.docs.dependencies]
+                sphinx = "*"
+                [tool.poetry.dev-dependencies]
+                black = "*"
+            """,
+            "poetry.lock": '[[package]]\nname = "pytest"\nversion = "8.1.2"\n',
+        },
+    )
+    plan = plan_setup(root)
+    assert _install(plan.steps) == (
+        "-e",
+        ".",
+        "pytest>=8.1,<9",
+        "pytest-mock[x]>=3.12,<3.13",
+        'tomli>=2 ; python_full_version < "3.11"',
+        "-c",
+        CONSTRAINTS_FILE,
+    )
+    assert (
+        plan.summary == "the project (editable), poetry group test, every version from poetry.lock"
+    )
+
+
+def test_the_legacy_poetry_dev_dependencies_stand_in_for_a_test_group(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "pyproject.toml": """
+                [tool.poetry]
+                name = "old"
+                [tool.poetry.dev-dependencies]
+                pytest = "6.2.5"
+                [build-system]
+                requires = ["poetry-core"]
+            """
+        },
+    )
+    assert _install(plan_setup(root).steps) == ("-e", ".", "pytest==6.2.5")
+
+
+@pytest.mark.parametrize(
+    ("constraint", "clauses"),
+    [
+        ("^1.2.3", [">=1.2.3", "<2"]),
+        ("^0.2.3", [">=0.2.3", "<0.3"]),
+        ("^0.0.3", [">=0.0.3", "<0.0.4"]),
+        ("~1.2.3", [">=1.2.3", "<1.3"]),
+        ("~1", [">=1", "<2"]),
+        (">=2, <3", [">=2", "<3"]),
+        (">= 2 < 3", [">=2", "<3"]),
+        ("1.4", ["==1.4"]),
+        ("~=1.4", ["~=1.4"]),
+        ("*", []),
+        ("^1 || ^2", []),
+    ],
+)
+def test_poetry_constraints_become_pep_440_ranges(constraint: str, clauses: list[str]) -> None:
+    assert poetry_constraint(constraint) == clauses
+
+
+def test_tox_extras_and_section_references_are_followed(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "pyproject.toml": """
+                [project]
+                name = "demo"
+                [project.optional-dependencies]
+                testing = ["pytest"]
+                toml = ["tomli"]
+            """,
+            "tox.ini": """
+                [base]
+                deps =
+                    hypothesis
+                [testenv]
+                extras = toml
+                deps =
+                    {[base]deps}
+                    coverage
+            """,
+        },
+    )
+    args = _install(plan_setup(root).steps)
+    assert args == ("-e", ".[testing,toml]", "hypothesis", "coverage")
+
+
+def test_tox_configured_in_pyproject_is_read(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "pyproject.toml": """
+                [project]
+                name = "demo"
+                [project.optional-dependencies]
+                cli = ["click"]
+                [tool.tox.env_run_base]
+                extras = ["cli"]
+                deps = ["pytest>=8"]
+            """
+        },
+    )
+    assert _install(plan_setup(root).steps) == ("-e", ".[cli]", "pytest>=8")
+
+
+def test_extension_sources_key_the_cache_and_vendored_trees_do_not(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "setup.py": "",
+            "src/fast/_speedups.c": "",
+            "src/fast/_lib.pyx": "",
+            "rust/Cargo.toml": "",
+            "node_modules/x/binding.c": "",
+            ".tox/py/lib.c": "",
+            "src/fast/__init__.py": "",
+        },
+    )
+    assert dependency_files(root) == (
+        "rust/Cargo.toml",
+        "setup.py",
+        "src/fast/_lib.pyx",
+        "src/fast/_speedups.c",
+    )
+
+
+def test_c_sources_the_build_names_but_lacks_are_made_by_cython_first(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "setup.py": 'Extension("fast._core", sources=["fast/_core.c"])\n',
+            "requirements.txt": "cython==3.2.5\npytest\n",
+            "fast/_core.pyx": "include '_part.pyx'\n",
+            "fast/_part.pyx": "",
+            "fast/_made.pyx": "",
+            "fast/_made.c": "",
+        },
+    )
+    plan = plan_setup(root)
+    # Only the .c setup.py names and the checkout lacks; an included .pyx is never compiled alone.
+    assert plan.steps[1:] == (
+        ("uv", "pip", "install", "--python", f"{ENV_TARGET}/bin/python", "cython",
+         "-r", "requirements.txt"),
+        (f"{ENV_TARGET}/bin/cython", "fast/_core.pyx"),
+        ("uv", "pip", "install", "--python", f"{ENV_TARGET}/bin/python", "-e", ".",
+         "-r", "requirements.txt"),
+    )  # fmt: skip
+    assert "C sources made by Cython from fast/_core.pyx" in plan.summary

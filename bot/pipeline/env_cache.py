@@ -1,6 +1,8 @@
 """The cache of set-up environments: one directory per repository and setup, bounded, LRU.
 
     <root>/<scope>/<key>/env/          the environment (mounted at /opt/env in the sandbox)
+    <root>/<scope>/<key>/generated/    what its build wrote into the source tree (laid into
+                                       the checks' workspace, `sandbox.generated`)
     <root>/<scope>/<key>/entry.json    written last: what was built, its size and fingerprint
     <root>/<scope>/<key>.lock          flock(2): one builder at a time, readers share
 
@@ -57,6 +59,15 @@ def fingerprint(directory: Path) -> tuple[str, int]:
     return digest.hexdigest(), total
 
 
+def _sealed(entry: CacheEntry) -> tuple[str, int]:
+    """The fingerprint and size of an entry: its environment and its generated files."""
+    digest, size = fingerprint(entry.env)
+    if not entry.generated.is_dir():
+        return digest, size
+    more, extra = fingerprint(entry.generated)
+    return hashlib.sha256(f"{digest}\0{more}".encode()).hexdigest(), size + extra
+
+
 class Lease:
     """A held lock on one entry; closing it releases the lock."""
 
@@ -80,6 +91,10 @@ class CacheEntry:
     @property
     def env(self) -> Path:
         return self.directory / "env"
+
+    @property
+    def generated(self) -> Path:
+        return self.directory / "generated"
 
     @property
     def record(self) -> Path:
@@ -122,7 +137,7 @@ class EnvCache:
             return None
         if not isinstance(record, dict) or not entry.env.is_dir():
             return None
-        if record.get("fingerprint") != fingerprint(entry.env)[0]:
+        if record.get("fingerprint") != _sealed(entry)[0]:
             return None
         return record
 
@@ -136,7 +151,7 @@ class EnvCache:
 
     def commit(self, entry: CacheEntry, record: Mapping[str, object]) -> dict[str, object]:
         """Seal a built entry: its record, with fingerprint and size, written last and whole."""
-        digest, size = fingerprint(entry.env)
+        digest, size = _sealed(entry)
         sealed = {**record, "fingerprint": digest, "size_bytes": size, "built_at": time.time()}
         scratch = entry.record.with_suffix(".tmp")
         scratch.write_text(json.dumps(sealed, indent=1))

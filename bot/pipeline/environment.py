@@ -7,7 +7,10 @@ and hands back the `Provision` that mounts it read-only at /opt/env for the chec
 A build runs in the same sandbox backends as the checks, with every limit, on a copy of the
 checkout (a build backend writes into its source tree, and the tree under test must stay
 exactly the proposal); the copy is mounted at /workspace like the real tree, so an editable
-install finds the real tree when the checks run. Its only egress is the allowlisting proxy
+install finds the real tree when the checks run. What the build wrote into the copy and the
+repository's git ignores (a setuptools-scm or hatch-vcs version module, an in-place build's
+compiled extensions) is kept with the environment and laid into the checks' workspace
+(`sandbox.generated`), never into a proposal. Its only egress is the allowlisting proxy
 (`sandbox.egress`) to the configured package indexes. The checks themselves keep no network.
 """
 
@@ -59,8 +62,17 @@ _CA_TARGET: Final = "/run/ambient/ca.pem"
 #: Debian's (and Ubuntu's) bundle of the certificates the host trusts.
 HOST_CA_BUNDLE: Final = Path("/etc/ssl/certs/ca-certificates.crt")
 #: Bumped when what a setup leaves in an environment changes, so old entries are not reused.
-_RECIPE: Final = "1"
+_RECIPE: Final = "2"
 _TAIL_LINES: Final = 3
+#: What of a build's new files in its source tree is kept: at most so many, so large in all.
+_GENERATED_FILES: Final = 2000
+_GENERATED_BYTES: Final = 256 << 20
+#: A build's own leavings, which no check imports: passed over where a path has them (and
+#: `*.egg-info`, whose copy in the tree would be a second record of the installed project).
+_NOT_GENERATED: Final = frozenset(
+    {"__pycache__", "build", "dist", ".eggs", ".tox", ".nox", ".venv", "node_modules",
+     ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git"}
+)  # fmt: skip
 
 OpenBox = Callable[[Path, CommandPolicy, Provision], AbstractAsyncContextManager[Sandbox]]
 
@@ -92,12 +104,15 @@ class SetupOptions:
         )
 
 
-def checks_provision(env: Path) -> Provision:
-    """What the checks get of a built environment: mounted read-only, first on PATH."""
+def checks_provision(entry: CacheEntry) -> Provision:
+    """What the checks get of a built environment: mounted read-only, first on PATH, and the
+    files its build wrote into the source tree laid into theirs."""
+    generated = entry.generated
     return Provision(
-        mounts=(Mount(env, ENV_TARGET),),
+        mounts=(Mount(entry.env, ENV_TARGET),),
         path=(f"{ENV_TARGET}/bin",),
         variables={"VIRTUAL_ENV": ENV_TARGET},
+        generated=generated if generated.is_dir() and any(generated.iterdir()) else None,
     )
 
 
@@ -191,7 +206,7 @@ class Environments:
                 self.cache.touch(entry)
                 lease.share()
                 run = SetupRun(True, True, plan.summary, plan.source)
-                return Prepared(run, checks_provision(entry.env), lease)
+                return Prepared(run, checks_provision(entry), lease)
             run = await self._build(worktree, plan, entry, kind, open_box)
         except BaseException:
             lease.close()
@@ -202,7 +217,7 @@ class Environments:
             return Prepared(run)
         lease.share()
         await asyncio.to_thread(self.cache.evict, entry)
-        return Prepared(run, checks_provision(entry.env), lease)
+        return Prepared(run, checks_provision(entry), lease)
 
     async def _build(
         self,
@@ -217,7 +232,7 @@ class Environments:
         scratch = self.options.cache_dir / "scratch" / secrets.token_hex(8)
         copy, work = scratch / "checkout", scratch / "work"
         try:
-            await _copy_checkout(worktree, copy)
+            copied = await _copy_checkout(worktree, copy)
             await asyncio.to_thread(_prepare_dirs, entry.env, work, plan, kind)
             try:
                 proxy = await self._egress()
@@ -226,6 +241,8 @@ class Environments:
             provision = self._setup_provision(entry.env, work, proxy.socket, plan)
             policy = CommandPolicy(tuple(_exactly(line) for line in plan.lines), "setup")
             runs = await self._run_steps(copy, plan, policy, provision, open_box)
+            if all(r.ok for r in runs):
+                await _keep_generated(worktree, copy, copied, entry.generated)
         finally:
             await asyncio.to_thread(shutil.rmtree, scratch, True)
         duration = time.monotonic() - started
@@ -335,14 +352,55 @@ def _prepare_dirs(env: Path, work: Path, plan: SetupPlan, kind: SandboxKind) -> 
             os.chown(path, SANDBOX_UID, SANDBOX_GID)
 
 
-async def _copy_checkout(worktree: Path, target: Path) -> None:
+async def _copy_checkout(worktree: Path, target: Path) -> frozenset[str]:
     """Copy the checkout's files (tracked, and new ones not ignored) to `target`; never
-    hard links, which a build could write through into the tree under test."""
+    hard links, which a build could write through into the tree under test. Returns their
+    names."""
     listed = await run_git(
         ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], worktree
     )
     names = [n for n in listed.text.split("\0") if n]
     await asyncio.to_thread(_copy_files, worktree, target, names)
+    return frozenset(names)
+
+
+async def _keep_generated(worktree: Path, copy: Path, copied: frozenset[str], kept: Path) -> None:
+    """Keep in `kept` the files the setup wrote into its copy of the checkout that the
+    repository's git ignores (as `git check-ignore` says in `worktree`, whose .gitignore files
+    the copy has too). An ignored file is one staging passes over, so laid into a proposal's
+    tree it never enters the diff; one that is not ignored would show as a change, and is not
+    kept."""
+    found = await asyncio.to_thread(_new_files, copy, copied)
+    if not found:
+        return
+    said = await run_git(
+        ["check-ignore", "-z", "--no-index", "--stdin"],
+        worktree,
+        check=False,
+        stdin=b"".join(name.encode("utf-8", "surrogateescape") + b"\0" for name in found),
+    )
+    ignored = {n for n in said.stdout.decode("utf-8", "surrogateescape").split("\0") if n}
+    await asyncio.to_thread(_copy_files, copy, kept, [n for n in found if n in ignored])
+
+
+def _new_files(copy: Path, copied: frozenset[str]) -> list[str]:
+    """The regular files under `copy` that were not copied there, past a build's leavings, up
+    to the bounds on what is kept."""
+    found: list[str] = []
+    total = 0
+    for base, dirs, files in os.walk(copy):
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_GENERATED and not d.endswith(".egg-info"))
+        for name in sorted(files):
+            path = Path(base, name)
+            relative = str(path.relative_to(copy))
+            if relative in copied or name.endswith(".pyc") or path.is_symlink():
+                continue
+            size = path.stat().st_size
+            if len(found) >= _GENERATED_FILES or total + size > _GENERATED_BYTES:
+                return found
+            found.append(relative)
+            total += size
+    return found
 
 
 def _copy_files(source: Path, target: Path, names: list[str]) -> None:

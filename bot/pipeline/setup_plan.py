@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import os
 import re
 import shlex
 import tomllib
@@ -40,8 +41,12 @@ __all__ = [
     "ENV_TARGET",
     "SCRATCH_TARGET",
     "SetupPlan",
+    "cython_pending",
     "dependency_files",
+    "native_sources",
     "plan_setup",
+    "poetry_constraint",
+    "poetry_requirement",
 ]
 
 #: Where the environment lives inside the sandbox (the same path for setup and for checks).
@@ -60,6 +65,13 @@ _REQUIREMENT_GLOBS: Final = (
     "requirements/*.txt",
     "requirements/*.in",
 )
+
+_NATIVE_SUFFIXES: Final = frozenset(
+    {".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".pyx", ".pxd", ".pxi", ".rs"}
+)
+_NATIVE_NAMES: Final = frozenset({"Cargo.toml", "Cargo.lock", "meson.build", "CMakeLists.txt"})
+_NOT_SOURCE: Final = frozenset({"node_modules", "build", "dist", "__pycache__", "venv"})
+_NATIVE_MAX: Final = 5000
 
 Installer = Literal["uv", "pip"]
 
@@ -161,23 +173,75 @@ def _installs_for_tests(path: Path) -> bool:
     return bool(re.search(r"(?m)^\s*(-e\s+\.|pytest\b)", text))
 
 
-def _tox_deps(root: Path) -> list[str]:
-    """tox.ini's `[testenv] deps`: plain requirements and `-r` files; factor-conditional lines
-    (`py311: x`) and other substitutions are skipped rather than guessed."""
+def _tox_config(root: Path, pyproject: dict[str, object]) -> configparser.ConfigParser:
+    """tox's ini configuration: tox.ini, else pyproject.toml's `[tool.tox] legacy_tox_ini`."""
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read(root / "tox.ini")
+        if (root / "tox.ini").is_file():
+            parser.read(root / "tox.ini")
+        else:
+            tox = _table(_table(pyproject, "tool"), "tox")
+            legacy = tox.get("legacy_tox_ini")
+            if isinstance(legacy, str):
+                parser.read_string(legacy)
     except configparser.Error:
+        return configparser.ConfigParser(interpolation=None)
+    return parser
+
+
+def _tox_lines(parser: configparser.ConfigParser, option: str) -> list[str]:
+    """`[testenv]`'s `option`, one entry a line (or comma), `{[section]key}` references
+    followed; factor-conditional lines (`py311: x`) and other substitutions are skipped
+    rather than guessed."""
+    if not parser.has_option("testenv", option):
         return []
-    if not parser.has_option("testenv", "deps"):
-        return []
-    deps = []
-    for raw in parser.get("testenv", "deps").splitlines():
-        line = raw.split(" #", 1)[0].strip().replace("{toxinidir}/", "").replace("{toxinidir}", ".")
-        if not line or line.startswith("#") or "{" in line or re.match(r"^[\w,-]+:\s", line):
+    raw = parser.get("testenv", option)
+    for _ in range(3):  # references to references, not forever
+        raw = re.sub(
+            r"\{\[([^\]]+)\]([\w-]+)\}",
+            lambda m: parser.get(m[1], m[2], fallback=""),
+            raw,
+        )
+    lines = []
+    for line in raw.splitlines():
+        line = (
+            line.split(" #", 1)[0].strip().replace("{toxinidir}/", "").replace("{toxinidir}", ".")
+        )
+        if not line or line.startswith("#") or "{" in line or re.match(r"^[\w,!-]+:\s", line):
             continue
-        deps.append(line)
-    return deps
+        lines.append(line)
+    return lines
+
+
+def _tox_deps(root: Path, pyproject: dict[str, object]) -> list[str]:
+    """tox's test dependencies: `[testenv] deps` (plain requirements and `-r` files), or the
+    native `[tool.tox.env_run_base] deps` of pyproject.toml."""
+    deps = _tox_lines(_tox_config(root, pyproject), "deps")
+    if deps:
+        return deps
+    base = _table(_table(_table(pyproject, "tool"), "tox"), "env_run_base")
+    listed = base.get("deps")
+    return [d for d in listed if isinstance(d, str)] if isinstance(listed, list) else []
+
+
+def _tox_extras(root: Path, pyproject: dict[str, object]) -> list[str]:
+    """The extras tox installs the project with for its tests."""
+    extras = [
+        e.strip()
+        for line in _tox_lines(_tox_config(root, pyproject), "extras")
+        for e in line.split(",")
+        if e.strip()
+    ]
+    if extras:
+        return extras
+    base = _table(_table(_table(pyproject, "tool"), "tox"), "env_run_base")
+    listed = base.get("extras")
+    return [e for e in listed if isinstance(e, str)] if isinstance(listed, list) else []
+
+
+def _table(table: object, key: str) -> dict[str, object]:
+    value = table.get(key) if isinstance(table, dict) else None
+    return value if isinstance(value, dict) else {}
 
 
 def _installable(root: Path, pyproject: dict[str, object]) -> bool:
@@ -195,14 +259,30 @@ def _locked_pins(path: Path) -> list[str]:
 
 
 def dependency_files(root: Path) -> tuple[str, ...]:
-    """The files whose contents decide what a setup installs (the cache key's inputs)."""
+    """The files whose contents decide what a setup installs or builds (the cache key's
+    inputs): the declaring files, and the sources of compiled extensions, whose build the
+    environment keeps (a proposal changing one gets an environment built with its change)."""
     names = ["pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "uv.lock", "poetry.lock",
              "pdm.lock", "package.json", "package-lock.json"]  # fmt: skip
     found = [n for n in names if (root / n).is_file()]
     found += [
         str(p.relative_to(root)) for g in _REQUIREMENT_GLOBS for p in root.glob(g) if p.is_file()
     ]
-    return tuple(sorted(set(found)))
+    return tuple(sorted({*found, *native_sources(root)}))
+
+
+def native_sources(root: Path) -> list[str]:
+    """The sources of compiled extensions under `root` (C, C++, Cython, Rust, and their build
+    files), outside hidden and vendored directories, at most `_NATIVE_MAX` of them."""
+    found: list[str] = []
+    for base, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_SOURCE)
+        for name in sorted(files):
+            if Path(name).suffix in _NATIVE_SUFFIXES or name in _NATIVE_NAMES:
+                found.append(str(Path(base, name).relative_to(root)))
+                if len(found) >= _NATIVE_MAX:
+                    return found
+    return found
 
 
 def _venv(installer: Installer, python: str, *, with_pip: bool = False) -> tuple[str, ...]:
@@ -281,15 +361,106 @@ def _project_args(
     """The editable install of the project with its test extras and groups, and what it says."""
     if not _installable(root, pyproject):
         return [], []
-    extras = _wanted(_project_extras(pyproject) + _setup_cfg_extras(root) + _setup_py_extras(root))
-    extras = list(dict.fromkeys(extras))
+    declared = _project_extras(pyproject) + _setup_cfg_extras(root) + _setup_py_extras(root)
+    extras = _wanted(declared)
+    tox = _tox_extras(root, pyproject)
+    known = {_normal(e) for e in declared}
+    extras += [e for e in tox if not known or _normal(e) in known]
+    extras = list({_normal(e): e for e in extras}.values())
     args = ["-e", f".[{','.join(extras)}]" if extras else "."]
     said = ["the project (editable)" + (f" with {', '.join(extras)}" if extras else "")]
     if installer == "uv":
         for group in _wanted(_names(pyproject.get("dependency-groups"))):
             args += ["--group", group]
             said.append(f"group {group}")
+    for group, requirements in _poetry_groups(pyproject):
+        args += requirements
+        said.append(f"poetry group {group}")
     return args, said
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _poetry_groups(pyproject: dict[str, object]) -> list[tuple[str, list[str]]]:
+    """Poetry's dependency groups of the test names (else dev), as requirements: Poetry
+    installs them, but they are neither extras nor PEP 735 groups. The legacy
+    `[tool.poetry.dev-dependencies]` is the dev group."""
+    poetry = _table(_table(pyproject, "tool"), "poetry")
+    groups = {
+        name: _table(table, "dependencies")
+        for name, table in _table(poetry, "group").items()
+        if isinstance(table, dict)
+    }
+    legacy = _table(poetry, "dev-dependencies")
+    if legacy and "dev" not in groups:
+        groups["dev"] = legacy
+    chosen = []
+    for name in _wanted(groups):
+        requirements = [
+            r
+            for dep, spec in groups[name].items()
+            if dep.lower() != "python" and (r := poetry_requirement(dep, spec))
+        ]
+        if requirements:
+            chosen.append((name, requirements))
+    return chosen
+
+
+def poetry_requirement(name: str, spec: object) -> str:
+    """A PEP 508 requirement for one Poetry dependency (`"^1.2"`, or a table with version,
+    extras and python); "" for one from a path, git or URL, which no index serves."""
+    if isinstance(spec, dict):
+        if any(k in spec for k in ("path", "git", "url", "file")):
+            return ""
+        version = spec.get("version", "*")
+        extras = spec.get("extras", [])
+        python = spec.get("python", "")
+    else:
+        version, extras, python = spec, [], ""
+    text = name
+    if isinstance(extras, list) and extras:
+        text += f"[{','.join(str(e) for e in extras)}]"
+    text += ",".join(poetry_constraint(str(version)))
+    if isinstance(python, str) and python:
+        clauses = poetry_constraint(python)
+        if clauses:
+            marker = " and ".join(
+                f'python_full_version {m[1]} "{m[2]}"'
+                for c in clauses
+                if (m := re.match(r"(==|!=|>=|<=|~=|>|<)\s*(.+)", c))
+            )
+            text += f" ; {marker}"
+    return text
+
+
+def poetry_constraint(constraint: str) -> list[str]:
+    """PEP 440 clauses for a Poetry version constraint: `^` and `~` become ranges, a bare
+    version pins; `||` (either of two) is not expressible as one range and gives none."""
+    if "||" in constraint or "|" in constraint:
+        return []
+    clauses: list[str] = []
+    for part in re.split(r"\s*,\s*|\s+(?=[<>=!^~])", constraint.strip()):
+        part = part.strip()
+        if part in ("", "*"):
+            continue
+        if part.startswith(("^", "~")) and not part.startswith("~="):
+            version = part.lstrip("^~").strip()
+            release = [int(n) for n in re.findall(r"\d+", version.split("-")[0])[:3]]
+            if not release:
+                continue
+            if part.startswith("^"):
+                index = next((i for i, n in enumerate(release) if n), len(release) - 1)
+            else:
+                index = min(1, len(release) - 1) if len(release) > 1 else 0
+            upper = [*release[:index], release[index] + 1]
+            clauses += [f">={version}", f"<{'.'.join(map(str, upper))}"]
+        elif re.match(r"(==|!=|>=|<=|~=|>|<)", part):
+            clauses.append(part.replace(" ", ""))
+        else:
+            clauses.append(f"=={part}")
+    return clauses
 
 
 def _requirements_args(
@@ -303,7 +474,7 @@ def _requirements_args(
         files = ["requirements.txt", *[f for f in files if f != "requirements.txt"]]
     if files:
         return [a for name in files for a in ("-r", name)], list(files), files
-    deps = _tox_deps(root)
+    deps = _tox_deps(root, pyproject)
     args = [a for dep in deps for a in (["-r", dep[2:].strip()] if dep.startswith("-r") else [dep])]
     return args, (["tox.ini [testenv] deps"] if deps else []), []
 
@@ -329,8 +500,36 @@ def _detected(
             said.append(f"every version from {lock}")
             args += ["-c", CONSTRAINTS_FILE]
             break
-    steps = (_venv(installer, interpreter), _install(installer, args))
+    steps: tuple[tuple[str, ...], ...] = (_venv(installer, interpreter),)
+    pending = cython_pending(root)
+    if pending and _installable(root, pyproject):
+        pinned = ["-c", CONSTRAINTS_FILE] if pins else []
+        steps += (
+            _install(installer, ["cython", *more, *pinned]),
+            (f"{ENV_TARGET}/bin/cython", *pending),
+        )
+        said.insert(1, f"C sources made by Cython from {', '.join(pending)}")
+    steps += (_install(installer, args),)
     return SetupPlan(steps, inputs, ", ".join(said), source, interpreter, variables, pins)
+
+
+def cython_pending(root: Path) -> list[str]:
+    """The Cython sources whose C file the build names but the checkout lacks (projects that
+    leave `cython x.pyx` to a Makefile step before `pip install`): the setup makes them first.
+    Only a `.c` that setup.py, setup.cfg or pyproject.toml spells out counts, so a `.pyx` that
+    another one includes is never compiled on its own."""
+    texts = "".join(
+        (root / n).read_text(errors="replace")
+        for n in ("setup.py", "setup.cfg", "pyproject.toml")
+        if (root / n).is_file()
+    )
+    pending = []
+    for pyx in native_sources(root):
+        if pyx.endswith(".pyx"):
+            c_file = pyx[: -len(".pyx")] + ".c"
+            if c_file in texts and not (root / c_file).exists():
+                pending.append(pyx)
+    return pending
 
 
 def _scm_variables(

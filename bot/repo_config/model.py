@@ -64,7 +64,7 @@ class Setup(BaseModel):
         description="commands that install the project and its test dependencies into the "
         "environment (a venv at /opt/env, first on PATH), run in the sandbox with access to the "
         "package indexes only; empty: detected from the files present (lock files, extras, "
-        "dependency groups, requirement files, tox.ini)",
+        "dependency groups, Poetry groups, requirement files, tox)",
     )
     python: str = Field(
         default="",
