@@ -217,6 +217,21 @@ def test_checks_from_the_repository_config(tmp_path: Path) -> None:
     [
         ({"Makefile": "lint:\n\ttrue\ntest: lint\n\tpytest\n"}, ("make test",)),
         ({"Makefile": "all:\n\ttrue\n", "pyproject.toml": ""}, ("python -m pytest -q",)),
+        # msgpack's: a `make test` that installs first cannot run offline; pytest instead.
+        (
+            {
+                "Makefile": ".PHONY: test\ncython:\n\tcython a.pyx\n\ntest: cython\n"
+                "\tpip install -e .\n\tpytest -v test\n",
+                "setup.py": "",
+            },
+            ("python -m pytest -q",),
+        ),
+        # An installing prerequisite counts too; `pip list` reaches no index.
+        (
+            {"Makefile": "deps:\n\tuv sync\ntest: deps\n\tpytest\n", "pyproject.toml": ""},
+            ("python -m pytest -q",),
+        ),
+        ({"Makefile": "test:\n\tpip list\n\tpython -m pytest tests\n"}, ("make test",)),
         ({"package.json": "{}"}, ("npm test",)),
         ({"Cargo.toml": ""}, ("cargo test",)),
         ({"go.mod": ""}, ("go test ./...",)),

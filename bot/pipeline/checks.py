@@ -63,10 +63,59 @@ def _about_verify(problem: Problem) -> bool:
     return problem.key in ("", "verify") or problem.key.startswith("verify.")
 
 
+#: Recipe lines that reach the network (installers, downloads, environment managers): the
+#: checks have none, so a `make test` running one of them can only fail. The environment setup
+#: installs the project before the checks instead.
+_NEEDS_NETWORK: Final = re.compile(
+    r"\b(pip3?|uv pip|uv sync|uv run|poetry|pdm|pipenv|hatch|tox|nox|npm (install|ci)|yarn|"
+    r"apt(-get)?|curl|wget|git (clone|fetch|pull)|docker)\b(?! *(list|freeze|show)\b)"
+)
+
+
+def _recipes(makefile: str) -> dict[str, tuple[tuple[str, ...], list[str]]]:
+    """Each target of a Makefile: its prerequisites and its recipe lines (a plain reading:
+    rules and tab-indented recipes; variables are not expanded)."""
+    rules: dict[str, tuple[tuple[str, ...], list[str]]] = {}
+    current: list[str] | None = None
+    for line in makefile.splitlines():
+        if line.startswith("\t"):
+            if current is not None:
+                current.append(line.strip())
+            continue
+        rule = re.match(r"^([A-Za-z0-9_.-]+)\s*:(?!=)\s*(.*)$", line)
+        if rule is None:
+            current = None if line.strip() and not line.startswith("#") else current
+            continue
+        current = []
+        rules[rule[1]] = (tuple(rule[2].split(";")[0].split()), current)
+    return rules
+
+
+def make_test_runs_offline(makefile: str) -> bool:
+    """Whether the Makefile has a `test` target whose recipe (and its prerequisites') reach no
+    network, as far as a plain reading tells."""
+    rules = _recipes(makefile)
+    if "test" not in rules:
+        return False
+    seen: set[str] = set()
+    waiting = ["test"]
+    while waiting:
+        target = waiting.pop()
+        if target in seen or target not in rules:
+            continue
+        seen.add(target)
+        prerequisites, recipe = rules[target]
+        if any(_NEEDS_NETWORK.search(line) for line in recipe):
+            return False
+        waiting += prerequisites
+    return True
+
+
 def detected_checks(root: Path) -> tuple[str, ...]:
-    """The checks the files at `root` suggest; no config file is read."""
+    """The checks the files at `root` suggest; no config file is read. A `make test` that
+    installs or downloads (it would fail without network) gives way to the next suggestion."""
     makefile = root / "Makefile"
-    if makefile.is_file() and re.search(r"(?m)^test\s*:", makefile.read_text(errors="replace")):
+    if makefile.is_file() and make_test_runs_offline(makefile.read_text(errors="replace")):
         return ("make test",)
     if any((root / m).is_file() for m in _PYTHON_MARKERS) or (root / "tests").is_dir():
         return ("python -m pytest -q",)
