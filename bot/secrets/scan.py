@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +45,27 @@ _MAX_BINARY_BYTES = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One secret: where it is and what kind, identified by a hash and never by its value."""
+    """One secret: where it is and what kind, identified by a hash and never by its value.
+
+    `rule` names the rule that fired (`gitleaks:<id>`, `detect-secrets:<plugin>` or
+    `ambient:<plugin>`) and `why` says in one sentence why it counted; neither takes part in
+    equality, so a finding is the same finding whichever rule named it.
+    """
 
     file: str
     line: int
     type: str
     hashed_secret: str
+    rule: str = field(default="", compare=False)
+    why: str = field(default="", compare=False)
 
     def describe(self) -> str:
         """`path:line: type (sha1 0123456789ab)`, safe to show anywhere."""
         return f"{self.file}:{self.line}: {self.type} (sha1 {self.hashed_secret[:12]})"
+
+    def explain(self) -> str:
+        """`describe()` plus the rule and the reason, for a person deciding what to do."""
+        return f"{self.describe()} [{self.rule}: {self.why}]" if self.rule else self.describe()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +98,14 @@ class ScanReport:
             "lines_scanned": self.lines_scanned,
             "unscanned": list(self.unscanned),
             "findings": [
-                {"file": f.file, "line": f.line, "type": f.type, "hashed_secret": f.hashed_secret}
+                {
+                    "file": f.file,
+                    "line": f.line,
+                    "type": f.type,
+                    "hashed_secret": f.hashed_secret,
+                    "rule": f.rule,
+                    "why": f.why,
+                }
                 for f in self.findings
             ],
         }
@@ -173,10 +191,20 @@ _GUESSED_TYPES = frozenset(
 )
 
 
+def _specificity(finding: Finding) -> tuple[int, str, str]:
+    """Vendor formats of detect-secrets and Ambient first, then gitleaks' vendor rules, then
+    the guesses (keyword and entropy rules of either)."""
+    if finding.type in _GUESSED_TYPES or finding.rule.startswith("gitleaks:generic"):
+        rank = 2
+    else:
+        rank = 1 if finding.rule.startswith("gitleaks:") else 0
+    return rank, finding.type, finding.rule
+
+
 def _one_per_secret(found: set[Finding]) -> tuple[Finding, ...]:
     """One finding per (file, line, secret), named by the most specific plugin."""
     best: dict[tuple[str, int, str], Finding] = {}
-    for finding in sorted(found, key=lambda f: (f.type in _GUESSED_TYPES, f.type)):
+    for finding in sorted(found, key=_specificity):
         best.setdefault((finding.file, finding.line, finding.hashed_secret), finding)
     return tuple(sorted(best.values(), key=lambda f: (f.file, f.line, f.type, f.hashed_secret)))
 
@@ -223,7 +251,25 @@ def _scan_file(item: FileAdditions, plugins: Sequence[Any]) -> Iterator[Finding]
                     context=context,
                 ):
                     continue
-                yield Finding(item.path, number, potential.type, potential.secret_hash)
+                rule, why = _rule_and_reason(plugin, potential)
+                yield Finding(item.path, number, potential.type, potential.secret_hash, rule, why)
+
+
+def _rule_and_reason(plugin: Any, potential: Any) -> tuple[str, str]:
+    """The rule that fired and why, from the plugin (or what it attached to the finding)."""
+    name = type(plugin).__name__
+    if hasattr(potential, "ambient_rule"):
+        return str(potential.ambient_rule), str(potential.ambient_why)
+    origin = "detect-secrets" if type(plugin).__module__.startswith("detect_secrets") else "ambient"
+    if hasattr(plugin, "entropy_limit"):
+        return f"{origin}:{name}", (
+            f"a {plugin.secret_type.lower()} in a quoted string, entropy above "
+            f"{plugin.entropy_limit:g} bits per character"
+        )
+    if origin == "detect-secrets":
+        return f"{origin}:{name}", f"matches detect-secrets' {plugin.secret_type} rule"
+    doc = (type(plugin).__doc__ or plugin.secret_type).strip().split("\n\n")[0]
+    return f"{origin}:{name}", " ".join(doc.split()).rstrip(".")
 
 
 def _filtered(parameters: list[str], **kwargs: Any) -> bool:

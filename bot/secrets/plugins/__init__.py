@@ -20,7 +20,13 @@ __all__ = [
 ]
 
 _HERE = Path(__file__).resolve().parent
-PLUGIN_FILES: tuple[Path, ...] = (_HERE / "cloud.py", _HERE / "saas.py", _HERE / "generic.py")
+PLUGIN_FILES: tuple[Path, ...] = (
+    _HERE / "cloud.py",
+    _HERE / "saas.py",
+    _HERE / "generic.py",
+    _HERE / "families.py",
+    _HERE / "ruleset.py",
+)
 _FILTERS_FILE = _HERE / "filters.py"
 
 _CUSTOM_PLUGINS: dict[str, tuple[str, ...]] = {
@@ -41,6 +47,14 @@ _CUSTOM_PLUGINS: dict[str, tuple[str, ...]] = {
         "UrlCredentialDetector",
         "PrivateKeyExtraDetector",
     ),
+    "families.py": (
+        "CommandLineCredentialDetector",
+        "SqlPasswordDetector",
+        "ConfigPasswordDetector",
+        "PlainPasswordDetector",
+        "CredentialCallDetector",
+    ),
+    "ruleset.py": ("GitleaksRulesDetector",),
 }
 
 _BUILTIN_PLUGINS: tuple[str, ...] = (
@@ -101,6 +115,9 @@ _AMBIENT_FILTERS: tuple[str, ...] = (
     "is_unquoted_in_code",
     "is_publishable_key",
     "is_unnamed_hex",
+    "is_reference_or_label",
+    "is_invalid_jwt",
+    "is_worded",
 )
 
 

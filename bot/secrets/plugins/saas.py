@@ -122,4 +122,10 @@ class SaasApiKeyDetector(RegexBasedDetector):
         re.compile(r"discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{60,}"),
         # Source: Microsoft Learn, "Create incoming webhooks" (Teams webhook URLs).
         re.compile(r"\.webhook\.office\.com/webhookb2/[A-Za-z0-9@/-]{60,}"),
+        # Source: Microsoft Learn, legacy Office 365 connector webhooks
+        # (outlook.office.com/webhook/<group>@<tenant>/IncomingWebhook/<id>/<owner>).
+        re.compile(
+            r"outlook\.office(?:365)?\.com/webhook/[0-9a-f-]{36}@[0-9a-f-]{36}"
+            r"/IncomingWebhook/[0-9a-f]{32}/[0-9a-f-]{36}"
+        ),
     )
