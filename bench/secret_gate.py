@@ -21,7 +21,7 @@ from bot.secrets.plugins import baseline_config, gate_config  # noqa: E402
 from bot.secrets.scan import scan_diff_text  # noqa: E402
 from tests.data.secrets.labelled import Case, all_cases, as_diff  # noqa: E402
 
-HELD_OUT = ("holdout", "fresh", "final", "upstream", "np-holdout")
+HELD_OUT = ("holdout", "fresh", "final", "upstream", "fam-holdout", "np-holdout")
 
 
 def flagged(cases: list[Case], config: dict[str, Any]) -> tuple[set[str], float]:

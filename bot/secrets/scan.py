@@ -12,6 +12,7 @@ the value itself is dropped as soon as it is hashed and is never stored, logged 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from detect_secrets.util.inject import call_function_with_arguments
 
 from bot.errors import SecretFound
 from bot.secrets.diff import FileAdditions, parse_additions
+from bot.secrets.kubernetes import manifest_value_lines, secret_values
 from bot.secrets.plugins import custom_plugin_names, gate_config
 
 __all__ = [
@@ -171,7 +173,8 @@ def scan_additions(
                 continue
             files_scanned += 1
             lines_scanned += len(item.lines)
-            found.update(_scan_file(item, plugins))
+            found.update(_defer_to_manifest(item, _scan_file(item, plugins)))
+            found.update(_kubernetes_secrets(item))
     return ScanReport(
         findings=_one_per_secret(found), files_scanned=files_scanned, lines_scanned=lines_scanned
     )
@@ -255,6 +258,35 @@ def _scan_file(item: FileAdditions, plugins: Sequence[Any]) -> Iterator[Finding]
                 yield Finding(item.path, number, potential.type, potential.secret_hash, rule, why)
 
 
+# Guesses added with the rule set that a Secret manifest's decoded value overrules.
+_DEFERRING_RULES = ("ambient:PlainPasswordDetector", "gitleaks:generic")
+
+
+def _defer_to_manifest(item: FileAdditions, found: Iterator[Finding]) -> Iterator[Finding]:
+    """Drop the newer guesses on a Secret manifest's value lines: the decoded value decides
+    there (`password: Y2hhbmdlbWU=` is `changeme`). The older plugins keep their say."""
+    judged = manifest_value_lines(item.lines)
+    for finding in found:
+        if finding.line not in judged or not finding.rule.startswith(_DEFERRING_RULES):
+            yield finding
+
+
+def _kubernetes_secrets(item: FileAdditions) -> Iterator[Finding]:
+    """Values of a Kubernetes Secret manifest, decoded, that are not placeholders."""
+    from bot.secrets.plugins.filters import is_filler, is_placeholder
+
+    for value in secret_values(item.lines, lambda v: is_placeholder(v) or is_filler(v)):
+        how = "base64-decoded value" if value.encoded else "value"
+        yield Finding(
+            item.path,
+            value.line,
+            "Kubernetes Secret Data",
+            value.hashed,
+            "ambient:kubernetes-secret",
+            f"{how} of key {value.key!r} in a manifest of kind Secret",
+        )
+
+
 def _rule_and_reason(plugin: Any, potential: Any) -> tuple[str, str]:
     """The rule that fired and why, from the plugin (or what it attached to the finding)."""
     name = type(plugin).__name__
@@ -268,8 +300,9 @@ def _rule_and_reason(plugin: Any, potential: Any) -> tuple[str, str]:
         )
     if origin == "detect-secrets":
         return f"{origin}:{name}", f"matches detect-secrets' {plugin.secret_type} rule"
-    doc = (type(plugin).__doc__ or plugin.secret_type).strip().split("\n\n")[0]
-    return f"{origin}:{name}", " ".join(doc.split()).rstrip(".")
+    doc = " ".join((type(plugin).__doc__ or plugin.secret_type).split())
+    clause = re.split(r"[:.;(]", doc, maxsplit=1)[0].strip()
+    return f"{origin}:{name}", f"matches Ambient's rule for {clause}"
 
 
 def _filtered(parameters: list[str], **kwargs: Any) -> bool:

@@ -53,8 +53,9 @@ _CUSTOM_PLUGINS: dict[str, tuple[str, ...]] = {
         "ConfigPasswordDetector",
         "PlainPasswordDetector",
         "CredentialCallDetector",
+        "EncodedPrivateKeyDetector",
     ),
-    "ruleset.py": ("GitleaksRulesDetector",),
+    "ruleset.py": ("GitleaksRulesDetector", "GitleaksGenericDetector"),
 }
 
 _BUILTIN_PLUGINS: tuple[str, ...] = (
@@ -88,7 +89,6 @@ _LEFT_OUT_BUILTINS = ("IPPublicDetector", "GitHubTokenDetector", "GitLabTokenDet
 
 _DEFAULT_FILTERS: tuple[str, ...] = (
     "detect_secrets.filters.heuristic.is_sequential_string",
-    "detect_secrets.filters.heuristic.is_potential_uuid",
     "detect_secrets.filters.heuristic.is_likely_id_string",
     "detect_secrets.filters.heuristic.is_templated_secret",
     "detect_secrets.filters.heuristic.is_prefixed_with_dollar_sign",
@@ -103,10 +103,14 @@ DISABLED_DEFAULT_FILTERS: dict[str, str] = {
     "detect_secrets.filters.allowlist.is_line_allowlisted": "a proposal could allowlist itself",
     # Any path containing "swagger" would be exempt.
     "detect_secrets.filters.heuristic.is_swagger_file": "a path name must not exempt a file",
+    # Replaced by filters.is_uuid_guess: a documented format that embeds a UUID (Teams
+    # webhooks, Plaid tokens) is still a secret.
+    "detect_secrets.filters.heuristic.is_potential_uuid": "replaced, see filters.py",
     # Replaced by filters.is_guessed_indirect_reference (upstream drops whole lines).
     "detect_secrets.filters.heuristic.is_indirect_reference": "replaced, see filters.py",
 }
 _AMBIENT_FILTERS: tuple[str, ...] = (
+    "is_uuid_guess",
     "is_placeholder",
     "is_filler",
     "is_low_entropy_guess",
@@ -118,6 +122,7 @@ _AMBIENT_FILTERS: tuple[str, ...] = (
     "is_reference_or_label",
     "is_invalid_jwt",
     "is_worded",
+    "is_templated_inside",
 )
 
 
@@ -151,6 +156,7 @@ def baseline_config() -> dict[str, Any]:
         for path in (
             *_DEFAULT_FILTERS,
             "detect_secrets.filters.allowlist.is_line_allowlisted",
+            "detect_secrets.filters.heuristic.is_potential_uuid",
             "detect_secrets.filters.heuristic.is_swagger_file",
             "detect_secrets.filters.heuristic.is_indirect_reference",
         )

@@ -11,7 +11,10 @@ class here must be a plugin. Licence of every rule: Ambient's own (the project's
 # ruff: noqa: S105 - `secret_type` names a kind of secret; it holds no secret.
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+from collections.abc import Generator
 
 from detect_secrets.plugins.base import RegexBasedDetector
 
@@ -109,8 +112,8 @@ class PlainPasswordDetector(RegexBasedDetector):
     denylist = (
         # Source: Ambient's own rule (the key=value shape of INI, .env and properties files).
         re.compile(
-            r"(?i)^\s*[\w.-]{0,40}?(?:password|passwd|pwd|pass)\s*[=:]\s*"
-            r"([^\s\"'`$#{}<>;,]{4,64})\s*$"
+            r"(?i)^\s*[\"']?[\w.-]{0,40}?(?:password|passwd|pwd|pass)[\"']?\s*[=:]\s*[\"']?"
+            r"([^\s\"'`$#{}<>;,]{4,64})[\"']?\s*,?\s*$"
         ),
         # Source: Ambient's own rule, for READMEs and setup notes.
         re.compile(
@@ -140,3 +143,28 @@ class CredentialCallDetector(RegexBasedDetector):
             r"DirectoryEntry\(\s*[\"'][^\"']*[\"']\s*,\s*[\"'][^\"']+[\"']\s*,\s*[\"']([^\"']{4,128})[\"']"
         ),
     )
+
+
+class EncodedPrivateKeyDetector(RegexBasedDetector):
+    """A PEM private key wrapped in base64 (`PRIVATE_KEY_B64=LS0tLS1CRUdJTi…`, Helm values,
+    CI variables): the value is decoded and counts only if it opens a private key block."""
+
+    secret_type = "Private Key (base64-wrapped)"
+    ambient_place_based = True
+    ambient_context_filters = True
+    denylist = (
+        # Source: RFC 7468 (PEM labels) under RFC 4648 base64: "-----BEGIN" encodes as
+        # "LS0tLS1CRUdJTi".
+        re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{40,}={0,2}"),
+    )
+
+    def analyze_string(self, string: str) -> Generator[str, None, None]:
+        """Values whose decoded head names a private key."""
+        for value in super().analyze_string(string):
+            head = value[: len(value) // 4 * 4][:120]
+            try:
+                decoded = base64.b64decode(head).decode("ascii", "replace")
+            except (binascii.Error, ValueError):
+                continue
+            if "PRIVATE KEY" in decoded:
+                yield value

@@ -14,7 +14,7 @@ import math
 import re
 from collections import Counter
 
-from detect_secrets.filters.heuristic import is_indirect_reference
+from detect_secrets.filters.heuristic import is_indirect_reference, is_potential_uuid
 from detect_secrets.plugins.base import RegexBasedDetector
 
 # Words that mark a value as a stand-in for the real thing in docs, samples and templates.
@@ -26,6 +26,7 @@ _PLACEHOLDER_WORDS = re.compile(
 # A value that starts a template expression or a variable reference is resolved elsewhere.
 _TEMPLATE_START = ("{{", "${", "$(", "<%", "%(", "#{", "<", "%{", "@{")
 _DOTTED_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)+(?:\(\))?")
+_TEMPLATE_INSIDE = ("${", "{{", "$(", "<%", "#{")
 _SEPARATORS = re.compile(r"[-_]+")
 _WORD = re.compile(r"[a-z]{3,}")
 _LONG_RUN = re.compile(r"(.)\1{7,}")
@@ -43,6 +44,12 @@ _EMPTY_VALUES = frozenset(
     {"todo", "tbd", "fixme", "none", "null", "nil", "undefined", "changeit", "xxx"}
     | {"secret", "password", "token"}
 )
+
+
+def is_uuid_guess(secret: str, plugin: object) -> bool:
+    """detect-secrets' UUID heuristic, for guessing plugins only (it drops any value that holds
+    a UUID, which would also drop documented formats built around one)."""
+    return not _is_vendor_format(plugin) and bool(is_potential_uuid(secret))
 
 
 def is_placeholder(secret: str) -> bool:
@@ -64,6 +71,12 @@ def is_reference_or_label(secret: str, line: str, plugin: object) -> bool:
     if secret.startswith(("arn:", "#", "/")) or secret.endswith(":"):
         return True
     return bool(_DOTTED_NAME.fullmatch(secret)) and not _is_quoted_in(secret, line)
+
+
+def is_templated_inside(secret: str, plugin: object) -> bool:
+    """A template expression inside the value (`admin:${{ secrets.TOKEN }}`, `pre$(cat f)`):
+    the literal is filled in elsewhere. Context filters only."""
+    return _context_filtered(plugin) and any(mark in secret for mark in _TEMPLATE_INSIDE)
 
 
 def is_invalid_jwt(secret: str, plugin: object) -> bool:

@@ -19,17 +19,19 @@ from bot.secrets.ruleset import gitleaks_rules
 
 
 class GitleaksRulesDetector(BasePlugin):
-    """Every content rule of gitleaks' default configuration, with its keywords, entropy
+    """The vendor rules of gitleaks' default configuration, with their keywords, entropy
     floors and allowlists (path allowlists excepted: a proposal chooses its paths)."""
 
     secret_type = "Gitleaks rule"
     ambient_rule_set = True
     ambient_context_filters = True
+    ambient_generic = False
 
     def analyze_string(self, string: str) -> Generator[str, None, None]:
         """The values the rules find in `string`."""
         for match in gitleaks_rules().matches(string):
-            yield match.secret
+            if match.rule.generic == self.ambient_generic:
+                yield match.secret
 
     def analyze_line(
         self, filename: str, line: str, line_number: int = 0, context: Any = None, **kwargs: Any
@@ -37,6 +39,8 @@ class GitleaksRulesDetector(BasePlugin):
         """One potential secret per rule match, typed by the rule id."""
         found: set[PotentialSecret] = set()
         for match in gitleaks_rules().matches(line, filename):
+            if match.rule.generic != self.ambient_generic:
+                continue
             potential = PotentialSecret(
                 type=f"{match.rule.id} (gitleaks)",
                 filename=filename,
@@ -48,3 +52,11 @@ class GitleaksRulesDetector(BasePlugin):
             potential.ambient_generic = match.rule.generic  # type: ignore[attr-defined]
             found.add(potential)
         return found
+
+
+class GitleaksGenericDetector(GitleaksRulesDetector):
+    """gitleaks' keyword-guessing rules (`generic-api-key`): filtered as guesses are."""
+
+    secret_type = "Gitleaks generic rule"
+    ambient_rule_set = False
+    ambient_generic = True

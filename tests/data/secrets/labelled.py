@@ -449,6 +449,8 @@ def _alternate(items: list[tuple[str, Line]], parity: int) -> list[tuple[str, Li
 
 def all_cases() -> dict[str, list[Case]]:
     """Every labelled case by evaluation set (see PROVENANCE.md for which were tuned on)."""
+    from tests.data.secrets.families import family_cases  # it imports Case from here
+
     noseyparker = noseyparker_cases()
     return {
         "tune": format_cases("tune"),
@@ -456,6 +458,8 @@ def all_cases() -> dict[str, list[Case]]:
         "fresh": format_cases("fresh"),
         "final": format_cases("final"),
         "upstream": upstream_cases(),
+        "fam-tune": family_cases("fam-tune"),
+        "fam-holdout": family_cases("fam-holdout"),
         "np-tune": [c for c in noseyparker if c.split == "np-tune"],
         "np-holdout": [c for c in noseyparker if c.split == "np-holdout"],
     }
