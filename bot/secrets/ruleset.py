@@ -41,18 +41,22 @@ _POSIX: Final = {
 class Allowlist:
     """One gitleaks allowlist: a finding it matches is not a secret."""
 
-    regexes: tuple[re.Pattern[str], ...] = ()
+    patterns: tuple[str, ...] = ()
     stopwords: tuple[str, ...] = ()
     target: Literal["secret", "match", "line"] = "secret"
     require_all: bool = False
     has_paths: bool = False
 
+    def regexes(self) -> tuple[re.Pattern[str], ...]:
+        """The allowlist's regexes, translated and compiled on first use."""
+        return _compile_all(self.patterns)
+
     def allows(self, secret: str, match: str, line: str) -> bool:
         """True when the allowlist exempts this finding (path criteria are never met here)."""
         text = {"secret": secret, "match": match, "line": line}[self.target]
         checks: list[bool] = []
-        if self.regexes:
-            checks.append(any(rx.search(text) for rx in self.regexes))
+        if self.patterns:
+            checks.append(any(rx.search(text) for rx in self.regexes()))
         if self.stopwords:
             lowered = secret.lower()
             checks.append(any(word in lowered for word in self.stopwords))
@@ -69,7 +73,6 @@ class Rule:
     id: str
     description: str
     source_pattern: str
-    pattern: str
     keywords: tuple[str, ...]
     entropy: float | None
     secret_group: int
@@ -145,7 +148,7 @@ class RuleSet:
     def compiled(self, rule: Rule) -> re.Pattern[str] | None:
         """The rule's regex, compiled on first use; None when Python cannot compile it."""
         if rule.id not in self._compiled:
-            self._compiled[rule.id] = _compile(rule.pattern)
+            self._compiled[rule.id] = _compile(translate(rule.source_pattern))
             if self._compiled[rule.id] is None:
                 self.skipped[rule.id] = "regex does not compile in Python after translation"
         return self._compiled[rule.id]
@@ -171,7 +174,6 @@ def load_ruleset(path: Path = GITLEAKS_RULES) -> RuleSet:
                 id=raw["id"],
                 description=raw.get("description", ""),
                 source_pattern=raw["regex"],
-                pattern=translate(raw["regex"]),
                 keywords=tuple(k.lower() for k in raw.get("keywords", ())),
                 entropy=raw.get("entropy"),
                 secret_group=int(raw.get("secretGroup", 0)),
@@ -266,6 +268,11 @@ def _compile(pattern: str) -> re.Pattern[str] | None:
             return None
 
 
+@cache
+def _compile_all(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(rx for rx in (_compile(translate(p)) for p in patterns) if rx is not None)
+
+
 def _secret_of(found: re.Match[str], group: int) -> str:
     """gitleaks' choice: the rule's secretGroup, else the first non-empty group, else all."""
     if group:
@@ -275,7 +282,7 @@ def _secret_of(found: re.Match[str], group: int) -> str:
 
 def _allowlist(raw: dict[str, Any]) -> Allowlist:
     return Allowlist(
-        regexes=tuple(r for r in (_compile(translate(p)) for p in raw.get("regexes", ())) if r),
+        patterns=tuple(raw.get("regexes", ())),
         stopwords=tuple(w.lower() for w in raw.get("stopwords", ())),
         target=raw.get("regexTarget", "secret"),
         require_all=raw.get("condition", "OR").upper() == "AND",

@@ -29,6 +29,7 @@ from detect_secrets.util.inject import call_function_with_arguments
 from bot.errors import SecretFound
 from bot.secrets.diff import FileAdditions, parse_additions
 from bot.secrets.kubernetes import manifest_value_lines, secret_values
+from bot.secrets.loading import once_per_path
 from bot.secrets.plugins import custom_plugin_names, gate_config
 
 __all__ = [
@@ -215,7 +216,7 @@ def _one_per_secret(found: set[Finding]) -> tuple[Finding, ...]:
 @contextmanager
 def _scan_settings(config: Mapping[str, Any]) -> Iterator[None]:
     """detect-secrets' `transient_settings(config)`, with Ambient's plugins registered."""
-    with transient_settings(dict(config)):
+    with once_per_path(), transient_settings(dict(config)):
         # The built-in scan always drops files missing on disk; the gate scans diff text.
         get_settings().disable_filters("detect_secrets.filters.common.is_invalid_file")
         plugins: Mapping[str, type] = get_mapping_from_secret_type_to_class()
