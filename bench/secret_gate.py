@@ -21,7 +21,7 @@ from bot.secrets.plugins import baseline_config, gate_config  # noqa: E402
 from bot.secrets.scan import scan_diff_text  # noqa: E402
 from tests.data.secrets.labelled import Case, all_cases, as_diff  # noqa: E402
 
-HELD_OUT = ("holdout", "fresh", "final", "upstream")
+HELD_OUT = ("holdout", "fresh", "final", "upstream", "fam-holdout", "np-holdout")
 
 
 def flagged(cases: list[Case], config: dict[str, Any]) -> tuple[set[str], float]:
@@ -47,7 +47,7 @@ def main() -> None:
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     seconds: dict[str, float] = defaultdict(float)
     lines = 0
-    print(f"{'set':<9} {'cases':>5}  {'config':<8} {'recall':>14} {'false block':>14}")
+    print(f"{'set':<10} {'cases':>5}  {'config':<8} {'recall':>14} {'false block':>14}")
     for name, cases in sets.items():
         lines += sum(len(c.text.split("\n")) for c in cases)
         for label, config in (("defaults", baseline_config()), ("ambient", gate_config())):
@@ -58,7 +58,7 @@ def main() -> None:
                 for i, value in enumerate((tp, pos, fp, neg)):
                     totals[label][i] += value
             print(
-                f"{name:<9} {len(cases):>5}  {label:<8} {tp:>4}/{pos:<4} {tp / pos:5.3f}"
+                f"{name:<10} {len(cases):>5}  {label:<8} {tp:>4}/{pos:<4} {tp / pos:5.3f}"
                 f" {fp:>4}/{neg:<4} {fp / neg:5.3f}"
             )
     tp, pos, fp, neg = totals["ambient"]

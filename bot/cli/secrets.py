@@ -1,8 +1,9 @@
 """`ambient scan-diff FILE [--json]`: run the secret gate on a diff file (or "-" for stdin).
 
-Exit status: 0 when the diff adds no secret, 1 when it does (the findings are printed, with a
-hash instead of each value), 2 when the input cannot be used. Runs on its own as
-`python -m bot.cli.secrets` until the `ambient` group includes it.
+Exit status: 0 when the diff adds no secret, 1 when it does (the findings are printed, each
+with a hash instead of the value, the rule that fired and why), 2 when the input cannot be
+used. Every finding blocks the change; what a repository already holds is the sweep's report.
+Runs on its own as `python -m bot.cli.secrets` too.
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ def scan_diff(diff_file: IO[bytes], as_json: bool, worktree: Path | None) -> Non
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
+        if report.findings:
+            click.echo("blocks this change:")
         for finding in report.findings:
-            click.echo(redact(finding.describe()))
+            click.echo("  " + redact(finding.explain()))
         for path in report.unscanned:
             click.echo(f"{redact(path)}: binary, not scanned (pass --worktree to scan it)")
         click.echo(report.summary(), err=not report.clean)

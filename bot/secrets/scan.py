@@ -12,10 +12,11 @@ the value itself is dropped as soon as it is hashed and is never stored, logged 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from detect_secrets.util.inject import call_function_with_arguments
 
 from bot.errors import SecretFound
 from bot.secrets.diff import FileAdditions, parse_additions
+from bot.secrets.kubernetes import manifest_value_lines, secret_values
+from bot.secrets.loading import once_per_path
 from bot.secrets.plugins import custom_plugin_names, gate_config
 
 __all__ = [
@@ -45,16 +48,27 @@ _MAX_BINARY_BYTES = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One secret: where it is and what kind, identified by a hash and never by its value."""
+    """One secret: where it is and what kind, identified by a hash and never by its value.
+
+    `rule` names the rule that fired (`gitleaks:<id>`, `detect-secrets:<plugin>` or
+    `ambient:<plugin>`) and `why` says in one sentence why it counted; neither takes part in
+    equality, so a finding is the same finding whichever rule named it.
+    """
 
     file: str
     line: int
     type: str
     hashed_secret: str
+    rule: str = field(default="", compare=False)
+    why: str = field(default="", compare=False)
 
     def describe(self) -> str:
         """`path:line: type (sha1 0123456789ab)`, safe to show anywhere."""
         return f"{self.file}:{self.line}: {self.type} (sha1 {self.hashed_secret[:12]})"
+
+    def explain(self) -> str:
+        """`describe()` plus the rule and the reason, for a person deciding what to do."""
+        return f"{self.describe()} [{self.rule}: {self.why}]" if self.rule else self.describe()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +101,14 @@ class ScanReport:
             "lines_scanned": self.lines_scanned,
             "unscanned": list(self.unscanned),
             "findings": [
-                {"file": f.file, "line": f.line, "type": f.type, "hashed_secret": f.hashed_secret}
+                {
+                    "file": f.file,
+                    "line": f.line,
+                    "type": f.type,
+                    "hashed_secret": f.hashed_secret,
+                    "rule": f.rule,
+                    "why": f.why,
+                }
                 for f in self.findings
             ],
         }
@@ -153,7 +174,8 @@ def scan_additions(
                 continue
             files_scanned += 1
             lines_scanned += len(item.lines)
-            found.update(_scan_file(item, plugins))
+            found.update(_defer_to_manifest(item, _scan_file(item, plugins)))
+            found.update(_kubernetes_secrets(item))
     return ScanReport(
         findings=_one_per_secret(found), files_scanned=files_scanned, lines_scanned=lines_scanned
     )
@@ -173,10 +195,20 @@ _GUESSED_TYPES = frozenset(
 )
 
 
+def _specificity(finding: Finding) -> tuple[int, str, str]:
+    """Vendor formats of detect-secrets and Ambient first, then gitleaks' vendor rules, then
+    the guesses (keyword and entropy rules of either)."""
+    if finding.type in _GUESSED_TYPES or finding.rule.startswith("gitleaks:generic"):
+        rank = 2
+    else:
+        rank = 1 if finding.rule.startswith("gitleaks:") else 0
+    return rank, finding.type, finding.rule
+
+
 def _one_per_secret(found: set[Finding]) -> tuple[Finding, ...]:
     """One finding per (file, line, secret), named by the most specific plugin."""
     best: dict[tuple[str, int, str], Finding] = {}
-    for finding in sorted(found, key=lambda f: (f.type in _GUESSED_TYPES, f.type)):
+    for finding in sorted(found, key=_specificity):
         best.setdefault((finding.file, finding.line, finding.hashed_secret), finding)
     return tuple(sorted(best.values(), key=lambda f: (f.file, f.line, f.type, f.hashed_secret)))
 
@@ -184,7 +216,7 @@ def _one_per_secret(found: set[Finding]) -> tuple[Finding, ...]:
 @contextmanager
 def _scan_settings(config: Mapping[str, Any]) -> Iterator[None]:
     """detect-secrets' `transient_settings(config)`, with Ambient's plugins registered."""
-    with transient_settings(dict(config)):
+    with once_per_path(), transient_settings(dict(config)):
         # The built-in scan always drops files missing on disk; the gate scans diff text.
         get_settings().disable_filters("detect_secrets.filters.common.is_invalid_file")
         plugins: Mapping[str, type] = get_mapping_from_secret_type_to_class()
@@ -223,7 +255,55 @@ def _scan_file(item: FileAdditions, plugins: Sequence[Any]) -> Iterator[Finding]
                     context=context,
                 ):
                     continue
-                yield Finding(item.path, number, potential.type, potential.secret_hash)
+                rule, why = _rule_and_reason(plugin, potential)
+                yield Finding(item.path, number, potential.type, potential.secret_hash, rule, why)
+
+
+# Guesses added with the rule set that a Secret manifest's decoded value overrules.
+_DEFERRING_RULES = ("ambient:PlainPasswordDetector", "gitleaks:generic")
+
+
+def _defer_to_manifest(item: FileAdditions, found: Iterator[Finding]) -> Iterator[Finding]:
+    """Drop the newer guesses on a Secret manifest's value lines: the decoded value decides
+    there (`password: Y2hhbmdlbWU=` is `changeme`). The older plugins keep their say."""
+    judged = manifest_value_lines(item.lines)
+    for finding in found:
+        if finding.line not in judged or not finding.rule.startswith(_DEFERRING_RULES):
+            yield finding
+
+
+def _kubernetes_secrets(item: FileAdditions) -> Iterator[Finding]:
+    """Values of a Kubernetes Secret manifest, decoded, that are not placeholders."""
+    from bot.secrets.plugins.filters import is_filler, is_placeholder
+
+    for value in secret_values(item.lines, lambda v: is_placeholder(v) or is_filler(v)):
+        how = "base64-decoded value" if value.encoded else "value"
+        yield Finding(
+            item.path,
+            value.line,
+            "Kubernetes Secret Data",
+            value.hashed,
+            "ambient:kubernetes-secret",
+            f"{how} of key {value.key!r} in a manifest of kind Secret",
+        )
+
+
+def _rule_and_reason(plugin: Any, potential: Any) -> tuple[str, str]:
+    """The rule that fired and why, from the plugin (or what it attached to the finding)."""
+    name = type(plugin).__name__
+    if hasattr(potential, "ambient_rule"):
+        return str(potential.ambient_rule), str(potential.ambient_why)
+    origin = "detect-secrets" if type(plugin).__module__.startswith("detect_secrets") else "ambient"
+    if hasattr(plugin, "entropy_limit"):
+        return f"{origin}:{name}", (
+            f"a {plugin.secret_type.lower()} in a quoted string, entropy above "
+            f"{plugin.entropy_limit:g} bits per character"
+        )
+    if origin == "detect-secrets":
+        return f"{origin}:{name}", f"matches detect-secrets' {plugin.secret_type} rule"
+    doc = " ".join((type(plugin).__doc__ or plugin.secret_type).split())
+    clause = re.split(r"[:.;(]", doc, maxsplit=1)[0].strip()
+    return f"{origin}:{name}", f"matches Ambient's rule for {clause}"
 
 
 def _filtered(parameters: list[str], **kwargs: Any) -> bool:

@@ -20,7 +20,13 @@ __all__ = [
 ]
 
 _HERE = Path(__file__).resolve().parent
-PLUGIN_FILES: tuple[Path, ...] = (_HERE / "cloud.py", _HERE / "saas.py", _HERE / "generic.py")
+PLUGIN_FILES: tuple[Path, ...] = (
+    _HERE / "cloud.py",
+    _HERE / "saas.py",
+    _HERE / "generic.py",
+    _HERE / "families.py",
+    _HERE / "ruleset.py",
+)
 _FILTERS_FILE = _HERE / "filters.py"
 
 _CUSTOM_PLUGINS: dict[str, tuple[str, ...]] = {
@@ -41,6 +47,15 @@ _CUSTOM_PLUGINS: dict[str, tuple[str, ...]] = {
         "UrlCredentialDetector",
         "PrivateKeyExtraDetector",
     ),
+    "families.py": (
+        "CommandLineCredentialDetector",
+        "SqlPasswordDetector",
+        "ConfigPasswordDetector",
+        "PlainPasswordDetector",
+        "CredentialCallDetector",
+        "EncodedPrivateKeyDetector",
+    ),
+    "ruleset.py": ("GitleaksRulesDetector", "GitleaksGenericDetector"),
 }
 
 _BUILTIN_PLUGINS: tuple[str, ...] = (
@@ -74,7 +89,6 @@ _LEFT_OUT_BUILTINS = ("IPPublicDetector", "GitHubTokenDetector", "GitLabTokenDet
 
 _DEFAULT_FILTERS: tuple[str, ...] = (
     "detect_secrets.filters.heuristic.is_sequential_string",
-    "detect_secrets.filters.heuristic.is_potential_uuid",
     "detect_secrets.filters.heuristic.is_likely_id_string",
     "detect_secrets.filters.heuristic.is_templated_secret",
     "detect_secrets.filters.heuristic.is_prefixed_with_dollar_sign",
@@ -89,10 +103,14 @@ DISABLED_DEFAULT_FILTERS: dict[str, str] = {
     "detect_secrets.filters.allowlist.is_line_allowlisted": "a proposal could allowlist itself",
     # Any path containing "swagger" would be exempt.
     "detect_secrets.filters.heuristic.is_swagger_file": "a path name must not exempt a file",
+    # Replaced by filters.is_uuid_guess: a documented format that embeds a UUID (Teams
+    # webhooks, Plaid tokens) is still a secret.
+    "detect_secrets.filters.heuristic.is_potential_uuid": "replaced, see filters.py",
     # Replaced by filters.is_guessed_indirect_reference (upstream drops whole lines).
     "detect_secrets.filters.heuristic.is_indirect_reference": "replaced, see filters.py",
 }
 _AMBIENT_FILTERS: tuple[str, ...] = (
+    "is_uuid_guess",
     "is_placeholder",
     "is_filler",
     "is_low_entropy_guess",
@@ -101,6 +119,10 @@ _AMBIENT_FILTERS: tuple[str, ...] = (
     "is_unquoted_in_code",
     "is_publishable_key",
     "is_unnamed_hex",
+    "is_reference_or_label",
+    "is_invalid_jwt",
+    "is_worded",
+    "is_templated_inside",
 )
 
 
@@ -134,6 +156,7 @@ def baseline_config() -> dict[str, Any]:
         for path in (
             *_DEFAULT_FILTERS,
             "detect_secrets.filters.allowlist.is_line_allowlisted",
+            "detect_secrets.filters.heuristic.is_potential_uuid",
             "detect_secrets.filters.heuristic.is_swagger_file",
             "detect_secrets.filters.heuristic.is_indirect_reference",
         )

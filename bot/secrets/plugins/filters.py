@@ -8,11 +8,13 @@ what a real credential never looks like, not a list of known values.
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import re
 from collections import Counter
 
-from detect_secrets.filters.heuristic import is_indirect_reference
+from detect_secrets.filters.heuristic import is_indirect_reference, is_potential_uuid
 from detect_secrets.plugins.base import RegexBasedDetector
 
 # Words that mark a value as a stand-in for the real thing in docs, samples and templates.
@@ -23,6 +25,10 @@ _PLACEHOLDER_WORDS = re.compile(
 )
 # A value that starts a template expression or a variable reference is resolved elsewhere.
 _TEMPLATE_START = ("{{", "${", "$(", "<%", "%(", "#{", "<", "%{", "@{")
+_DOTTED_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)+(?:\(\))?")
+_TEMPLATE_INSIDE = ("${", "{{", "$(", "<%", "#{")
+_SEPARATORS = re.compile(r"[-_]+")
+_WORD = re.compile(r"[a-z]{3,}")
 _LONG_RUN = re.compile(r"(.)\1{7,}")
 _MASK = re.compile(r"[*•.]{4,}|x{4,}", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"(?:[a-z]+\d{0,2}|\d{1,4})(?:[-_./:](?:[a-z]+\d{0,2}|\d{1,4}))+")
@@ -40,6 +46,12 @@ _EMPTY_VALUES = frozenset(
 )
 
 
+def is_uuid_guess(secret: str, plugin: object) -> bool:
+    """detect-secrets' UUID heuristic, for guessing plugins only (it drops any value that holds
+    a UUID, which would also drop documented formats built around one)."""
+    return not _is_vendor_format(plugin) and bool(is_potential_uuid(secret))
+
+
 def is_placeholder(secret: str) -> bool:
     """A documentation or template stand-in: `your-token-here`, `EXAMPLE`, `${TOKEN}`, `****`."""
     return (
@@ -48,6 +60,48 @@ def is_placeholder(secret: str) -> bool:
         or secret.startswith(_TEMPLATE_START)
         or bool(_MASK.search(secret))
     )
+
+
+def is_reference_or_label(secret: str, line: str, plugin: object) -> bool:
+    """Values that name something rather than hold it: an unquoted dotted name
+    (`env.DB_PASSWORD`, `settings.secret`), an ARN, a CSS selector, a form label
+    (`"Password:"`). Context filters (see `_CONTEXT_ONLY`) and never for a vendor format."""
+    if not _context_filtered(plugin) or _is_vendor_format(plugin):
+        return False
+    if secret.startswith(("arn:", "#", "/")) or secret.endswith(":"):
+        return True
+    return bool(_DOTTED_NAME.fullmatch(secret)) and not _is_quoted_in(secret, line)
+
+
+def is_templated_inside(secret: str, plugin: object) -> bool:
+    """A template expression inside the value (`admin:${{ secrets.TOKEN }}`, `pre$(cat f)`):
+    the literal is filled in elsewhere. Context filters only."""
+    return _context_filtered(plugin) and any(mark in secret for mark in _TEMPLATE_INSIDE)
+
+
+def is_invalid_jwt(secret: str, plugin: object) -> bool:
+    """A JWT-shaped value whose header is not base64url JSON (a made-up or truncated one)."""
+    if not _context_filtered(plugin) or not secret.startswith("eyJ") or secret.count(".") != 2:
+        return False
+    head = secret.split(".", 1)[0]
+    try:
+        decoded = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
+        return not isinstance(json.loads(decoded), dict)
+    except (ValueError, UnicodeDecodeError):
+        return True
+
+
+def is_worded(secret: str, plugin: object) -> bool:
+    """A token whose body is words: `glpat-my_pretty_long_token`. Random alphabets almost
+    never give two all-lower-case runs of three or more letters between separators. Not for
+    the place-based password plugins: `correct-horse-battery` is a real password. Also a
+    block repeated three times (`abcd1234abcd1234abcd1234`)."""
+    if not _context_filtered(plugin) or getattr(plugin, "ambient_place_based", False):
+        return False
+    if len(secret) >= 12 and _REPEATED_BLOCK.search(secret):
+        return True
+    words = [part for part in _SEPARATORS.split(secret)[1:] if _WORD.fullmatch(part)]
+    return len(words) >= 2
 
 
 def is_filler(secret: str) -> bool:
@@ -124,7 +178,18 @@ def is_unnamed_hex(secret: str, line: str, plugin: object) -> bool:
 
 def _is_vendor_format(plugin: object) -> bool:
     """A regex plugin for a documented format (not one of Ambient's keyword guesses)."""
+    if getattr(plugin, "ambient_place_based", False):
+        return False
+    if getattr(plugin, "ambient_rule_set", False):
+        return True
     return isinstance(plugin, RegexBasedDetector) and not hasattr(plugin, "ambient_min_entropy")
+
+
+def _context_filtered(plugin: object) -> bool:
+    """The rules added with the gitleaks rule set and the place-based families
+    (`_CONTEXT_ONLY`) get the context filters; the older plugins keep exactly the filters
+    they had, so that nothing the gate blocked before gets through."""
+    return bool(getattr(plugin, "ambient_context_filters", False))
 
 
 def _is_quoted_in(secret: str, line: str) -> bool:

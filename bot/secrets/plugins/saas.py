@@ -122,4 +122,17 @@ class SaasApiKeyDetector(RegexBasedDetector):
         re.compile(r"discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{60,}"),
         # Source: Microsoft Learn, "Create incoming webhooks" (Teams webhook URLs).
         re.compile(r"\.webhook\.office\.com/webhookb2/[A-Za-z0-9@/-]{60,}"),
+        # Source: Adafruit IO docs, "Your Adafruit IO Key" ("aio_" + 28 characters).
+        re.compile(_START + r"aio_[A-Za-z0-9]{28}" + _END),
+        # Source: Microsoft Learn, "Use personal access tokens" (Azure DevOps PATs since 2024:
+        # 84 characters with the "AZDO" signature at offset 76).
+        re.compile(
+            r"(?<![A-Za-z0-9])[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{18}AZDO[A-Za-z0-9]{4}(?![A-Za-z0-9])"
+        ),
+        # Source: Microsoft Learn, legacy Office 365 connector webhooks
+        # (outlook.office.com/webhook/<group>@<tenant>/IncomingWebhook/<id>/<owner>).
+        re.compile(
+            r"outlook\.office(?:365)?\.com/webhook/[0-9a-f-]{36}@[0-9a-f-]{36}"
+            r"/IncomingWebhook/[0-9a-f]{32}/[0-9a-f-]{36}"
+        ),
     )

@@ -70,6 +70,25 @@ def upstream_cases() -> list[Case]:
     ]
 
 
+def noseyparker_cases() -> list[Case]:
+    """Nosey Parker's rule examples (secrets) and negative examples (look-alikes), by split."""
+    path = HERE / "noseyparker_cases.jsonl.gz"
+    rows = [json.loads(line) for line in gzip.open(path, "rt", encoding="utf-8")]
+    return [
+        Case(
+            id=row["id"],
+            source="noseyparker",
+            split=row["split"],
+            family=row["rules"][0].split(":")[0],
+            file="example.txt",
+            text=row["text"],
+            secret=row["secret"],
+        )
+        for row in rows
+        if row["in_scope"]
+    ]
+
+
 def _t(rng: random.Random, alphabet: str, n: int) -> str:
     return "".join(rng.choice(alphabet) for _ in range(n))
 
@@ -429,13 +448,20 @@ def _alternate(items: list[tuple[str, Line]], parity: int) -> list[tuple[str, Li
 
 
 def all_cases() -> dict[str, list[Case]]:
-    """Every labelled case by evaluation set: "tune", "holdout" and "upstream"."""
+    """Every labelled case by evaluation set (see PROVENANCE.md for which were tuned on)."""
+    from tests.data.secrets.families import family_cases  # it imports Case from here
+
+    noseyparker = noseyparker_cases()
     return {
         "tune": format_cases("tune"),
         "holdout": format_cases("holdout"),
         "fresh": format_cases("fresh"),
         "final": format_cases("final"),
         "upstream": upstream_cases(),
+        "fam-tune": family_cases("fam-tune"),
+        "fam-holdout": family_cases("fam-holdout"),
+        "np-tune": [c for c in noseyparker if c.split == "np-tune"],
+        "np-holdout": [c for c in noseyparker if c.split == "np-holdout"],
     }
 
 
