@@ -124,6 +124,9 @@ class RoutingFields(TypedDict, total=False):
     workflow_run: _Run | None
     comment: _Comment | None
     issue: _Issue | None
+    # handlers/outcomes.py: whose pull request closed, and which pushed commits revert one.
+    pull_request: _Issue | None
+    commits: list[_Commit] | None
 
 
 _ROUTING_FIELDS: Final = msgspec.json.Decoder(RoutingFields)

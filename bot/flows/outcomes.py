@@ -36,6 +36,7 @@ from bot.publish.dashboard_outcomes import (
 )
 from bot.publish.fingerprint import fingerprint, fingerprint_of_text
 from bot.publish.overlap import Ranges, hunk_ranges, overlaps
+from bot.publish.report import FixSummary
 from bot.publish.sweep import find_dashboard
 
 __all__ = [
@@ -43,9 +44,11 @@ __all__ = [
     "HumanPull",
     "Recall",
     "Screened",
+    "closed_fix",
     "comment_rejection",
     "count_proposed",
     "dashboard_section",
+    "fix_closed_summary",
     "recall",
     "record_pull_event",
     "record_reverts",
@@ -245,6 +248,24 @@ def dashboard_section(
     kept = {b: fp for b, fp in {**record.waiting, **waiting}.items() if memory.latest(fp) is None}
     section = OutcomesSection(stats_table(records), (*learning, *notes), tuple(items), kept)
     return render_section(section)
+
+
+async def closed_fix(gh: InstallationClient, proposal: Proposal, branch: str) -> int:
+    """The number of the CI fix PR into `branch` with the same change as `proposal` that a
+    maintainer closed unmerged (its newest such PR), or 0: that fix is not opened again."""
+    fp = fingerprint(proposal.agent, proposal.diff)
+    pulls = [p for p in await gh.list_pulls("all") if p.base_ref == branch]
+    latest = remember(pulls, gh.bot_login).latest(fp, branch)
+    return latest.number if latest is not None and latest.state == "closed" else 0
+
+
+def fix_closed_summary(branch: str, number: int) -> FixSummary:
+    """The CI job's report when its fix is one a maintainer closed unmerged before."""
+    text = (
+        f"The fix found for `{branch}` is the change of #{number}, which a maintainer closed "
+        f"without merging; it is not opened again. Reopen #{number} to take it."
+    )
+    return FixSummary("neutral", "Fix not proposed again", text, text)
 
 
 def _agent(fp: str) -> str:
