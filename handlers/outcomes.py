@@ -42,8 +42,11 @@ def route(event: Event, context: RouteContext) -> Routed | None:
     number = get_int(event.payload, "pull_request", "number")
     if repo_id is None or number is None:
         return Routed.ignore("pull_request has no repository or number")
-    # One job per PR and transition: a redelivered close is the same job.
-    job_id = f"outcome:{repo_id}:{number}:{event.action}:{event.delivery_id}"
+    # One job per PR and transition: the same close delivered twice (or redelivered) has the
+    # same time, so it is one job and one comment; a later close of the reopened PR is another.
+    when = get_str(event.payload, "pull_request", "closed_at") if event.action == "closed" else ""
+    when = when or get_str(event.payload, "pull_request", "updated_at") or event.delivery_id
+    job_id = f"outcome:{repo_id}:{number}:{event.action}:{when}"
     return Routed(jobs=(spec_for(event, "pull_request_outcome", job_id, number=str(number)),))
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 
+from agents.proposal import Proposal
 from bot.flows.memory import Memory, Proposed, allowance, learning_line, remember
+from bot.flows.outcomes import HumanPull, Recall, screen
 from bot.github.values import PullRequest
 from bot.publish.dashboard_outcomes import (
     Dismissable,
@@ -129,3 +131,40 @@ def test_the_dashboard_section_round_trips_its_boxes_and_waiting_branches() -> N
     assert waiting_of(ticked) == {"ambient/sweep/x": fp}
     assert with_section(ticked, "") == "- [ ] A (`ambient/sweep/a`)\n\n"
     assert with_section(ticked, section).count("### Outcomes") == 1
+
+
+def _proposal(agent: str, diff: str, title: str = "T") -> Proposal:
+    return Proposal(agent, title, title, diff, "low", "why", ("m.py",), 1)
+
+
+def test_the_screen_drops_rejected_duplicated_and_held_back_proposals() -> None:
+    rejected = _proposal("StyleEnforcer", _diff(OLD, NEW), "Rejected")
+    fp = fingerprint("StyleEnforcer", rejected.diff)
+    closed = Proposed(fp, 4, "closed", "main", "", title="Rejected")
+    other = [Proposed(f"Perf/{i:016x}", 10 + i, "closed", "main", "") for i in range(2)]
+    memory = Memory((*other, closed))
+    humans = (HumanPull(9, "alice", {"n.py": ((1, 3),)}),)
+    record = Recall(memory, humans=humans)
+    perf = [_proposal("Perf", _diff(OLD, NEW.replace("2", str(n)), "p.py")) for n in (3, 4)]
+    human = _proposal("TestEnhancer", _diff(OLD, NEW, "n.py"), "Same as alice")
+    screened = screen(
+        [rejected, human, *perf], record, "main", pause_after=3, tuned=lambda _: False
+    )
+    # Perf's last two PRs were closed: with 3 as the pause, it may make one proposal.
+    assert screened.kept == (perf[0],)
+    assert screened.seen_again == ((fp, 4),)
+    assert [o.reason for o in screened.skipped] == [
+        "#4 was closed unmerged; not proposed again",
+        "Same as alice: not opened, #9 by @alice changes the same lines",
+        "held back: its recent proposals here were closed or reverted",
+    ]
+    # A maintainer's "propose again" tick, and tuning under agents.<name>, win.
+    again = Recall(memory, again=frozenset({fp}))
+    assert screen(
+        [rejected, *perf], again, "main", pause_after=3, tuned=lambda a: a == "Perf"
+    ).kept == (
+        rejected,
+        *perf,
+    )
+    # Paused outright once the streak reaches the key.
+    assert screen(perf, record, "main", pause_after=2, tuned=lambda _: False).kept == ()
