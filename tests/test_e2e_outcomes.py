@@ -132,3 +132,24 @@ def test_ambient_stats_counts_each_specialists_prs_from_github(
     wrong = CliRunner().invoke(cli, ["stats", "nonsense"], env=env)
     assert wrong.exit_code == 2
     assert wrong.output.strip() == "ambient: 'nonsense' is not OWNER/REPO"
+
+
+def test_a_push_to_the_default_branch_that_reverts_a_commit_also_records_the_revert() -> None:
+    context = RouteContext(app_slug="ambient")
+
+    def push(*messages: str) -> Event:
+        payload = {
+            "ref": "refs/heads/main",
+            "after": "a" * 40,
+            "sender": {"login": "maint", "type": "User"},
+            "repository": {"id": 7, "full_name": "o/r", "default_branch": "main"},
+            "installation": {"id": 1},
+            "commits": [{"message": m} for m in messages],
+        }
+        return Event("push", None, "d-3", payload, b"{}")
+
+    reverting = push("Tidy", 'Revert "Tidy a"\n\nThis reverts commit 0123abcd4567.')
+    jobs = route_event(reverting, context, ROUTES).jobs
+    assert [j.function for j in jobs] == ["note_push", "note_reverts"]
+    plain = route_event(push("Tidy"), context, ROUTES).jobs
+    assert [j.function for j in plain] == ["note_push"]

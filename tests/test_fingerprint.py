@@ -155,7 +155,7 @@ def test_the_screen_drops_rejected_duplicated_and_held_back_proposals() -> None:
     assert screened.seen_again == ((fp, 4),)
     assert [o.reason for o in screened.skipped] == [
         "#4 was closed unmerged; not proposed again",
-        "Same as alice: not opened, #9 by @alice changes the same lines",
+        "Same as alice: not opened, #9 by alice changes the same lines",
         "held back: its recent proposals here were closed or reverted",
     ]
     # A maintainer's "propose again" tick, and tuning under agents.<name>, win.

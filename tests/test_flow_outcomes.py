@@ -131,6 +131,8 @@ async def test_a_closed_proposal_stays_closed_until_reopened_and_its_merge_and_r
         f"- [ ] propose again: Test a list without duplicates (`{fp}`) — #{pull['number']}" in body
     )
     assert "| `TestEnhancer` | 1 | 0 | 1 | 0 | 0 |" in body
+    # One rejection in a row, with the default of 3: the specialist is held back, visibly.
+    assert "- `TestEnhancer` proposes at most 2 change(s) per sweep" in body
 
     # Reopened: counted, and proposed again (the sweep keeps the reopened PR).
     reopened_before = _count("TestEnhancer", "reopened")
@@ -170,8 +172,8 @@ async def test_a_persons_open_pr_with_the_same_change_gets_no_ambient_pr(
     assert _low_pulls(github_sim) == []
     lines = result["outcomes"]
     assert isinstance(lines, list)
-    assert any(f"#{human} by @alice changes the same lines" in line for line in lines), lines
-    assert f"#{human} by @alice changes the same lines" in _dashboard_body(github_sim)
+    assert any(f"#{human} by alice changes the same lines" in line for line in lines), lines
+    assert f"#{human} by alice changes the same lines" in _dashboard_body(github_sim)
 
 
 async def test_a_deleted_waiting_branch_is_not_proposed_again_and_a_tick_brings_it_back(

@@ -184,7 +184,7 @@ def screen(
         human = _duplicate(proposal, record.humans)
         if human is not None:
             note = (
-                f"{proposal.title}: not opened, #{human.number} by @{human.author} changes "
+                f"{proposal.title}: not opened, #{human.number} by {human.author} changes "
                 "the same lines"
             )
             notes.append(note)
@@ -246,7 +246,8 @@ def dashboard_section(
         title = latest.title if latest is not None else fp
         items.append(Dismissable(title, fp, number, fp in record.again))
     kept = {b: fp for b, fp in {**record.waiting, **waiting}.items() if memory.latest(fp) is None}
-    section = OutcomesSection(stats_table(records), (*learning, *notes), tuple(items), kept)
+    # The learning lines are ours; the notes quote proposal titles, so they are cleaned.
+    section = OutcomesSection(stats_table(records, learning), tuple(notes), tuple(items), kept)
     return render_section(section)
 
 
