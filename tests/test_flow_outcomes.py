@@ -195,7 +195,7 @@ async def test_a_deleted_waiting_branch_is_not_proposed_again_and_a_tick_brings_
     assert high not in github_sim.repo_state(OWNER, NAME)["branches"]
     body = _dashboard_body(github_sim)
     assert "(`PerformanceOptimizer/" in body
-    assert "— branch deleted" in body
+    assert "— dismissed from the dashboard" in body
     # The maintainer ticks "propose again": the next sweep pushes the branch once more.
     issue = next(
         i for i in github_sim.repo_state(OWNER, NAME)["issues"] if "dashboard" in i["title"]
@@ -234,3 +234,29 @@ async def test_a_ci_fix_closed_unmerged_is_not_opened_again_for_the_same_failure
     assert again["status"] == "neutral", again
     assert again["title"] == "Fix not proposed again"
     assert len(github_sim.repo_state(CI_OWNER, CI_NAME)["pulls"]) == 1
+
+
+async def test_a_dashboard_line_a_maintainer_removed_is_not_listed_again(
+    deps: Deps,
+    github_sim: GitHubSim,
+    llm_sim: LLMSim,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    installation = setup_repository(github_sim, tmp_path)
+    llm_sim.set_script(sweep_script())
+    gh = await _client(deps, installation)
+    await sweep_repository(deps, _week(installation, 46))
+    high = "ambient/sweep/find-duplicates-in-linear-time"
+    body = _dashboard_body(github_sim)
+    line = next(x for x in body.splitlines() if f"(`{high}`)" in x)
+    issue = next(
+        i for i in github_sim.repo_state(OWNER, NAME)["issues"] if "dashboard" in i["title"]
+    )
+    await gh.update_issue(issue["number"], body=body.replace(line + "\n", ""))
+    redis_server.flush()
+    again = await sweep_repository(deps, _week(installation, 47))
+    after = _dashboard_body(github_sim)
+    assert f"(`{high}`)" not in after.split("<!-- ambient:outcomes -->")[0], again
+    assert "(`PerformanceOptimizer/" in after
+    assert "— dismissed from the dashboard" in after

@@ -27,6 +27,7 @@ from bot.flows.memory import (
 )
 from bot.github import InstallationClient, PullRequest, hidden_marker
 from bot.pipeline import Outcome
+from bot.publish.dashboard import parse
 from bot.publish.dashboard_outcomes import (
     Dismissable,
     OutcomesSection,
@@ -96,8 +97,8 @@ class Recall:
     humans: tuple[HumanPull, ...] = ()
 
     def rejected(self, base: str) -> frozenset[str]:
-        """Fingerprints not proposed again: closed unmerged, or their waiting branch deleted,
-        unless a maintainer ticked "propose again"."""
+        """Fingerprints not proposed again: closed unmerged, or dismissed from the dashboard
+        (its line removed or its branch deleted), unless a maintainer ticked "propose again"."""
         return (self.memory.rejected(base) | self.deleted) - self.again
 
 
@@ -123,9 +124,13 @@ async def recall(gh: InstallationClient) -> Recall:
     dashboard = await find_dashboard(gh)
     body = dashboard.body if dashboard is not None else ""
     waiting = waiting_of(body)
+    listed = {entry.branch for entry in parse(body)}
     deleted = set()
     for branch, fp in waiting.items():
-        if memory.latest(fp) is None and await gh.branch_sha(branch) is None:
+        if memory.latest(fp) is not None:
+            continue
+        # Dismissed: its line removed from the dashboard, or its branch deleted.
+        if branch not in listed or await gh.branch_sha(branch) is None:
             deleted.add(fp)
     people = [p for p in pulls if p.state == "open" and _is_person(p, gh.bot_login)]
     return Recall(

@@ -34,7 +34,7 @@ _WAITING: Final = re.compile(r"^<!-- ambient:waiting (?P<json>\{[^\n]*\}) -->$",
 @dataclass(frozen=True, slots=True)
 class Dismissable:
     """A proposal that is not proposed again: its title, fingerprint and closed PR (0: none,
-    its branch was deleted), and whether a maintainer ticked "propose again"."""
+    it was dismissed from the dashboard), and whether a maintainer ticked "propose again"."""
 
     title: str
     fp: str
@@ -66,12 +66,12 @@ def render_section(section: OutcomesSection) -> str:
     if section.rejected:
         lines += [
             "",
-            "Not proposed again (a maintainer closed the PR or deleted the branch); reopen the "
-            "PR, or tick its box, to have it proposed again:",
+            "Not proposed again (a maintainer closed its PR, or removed its line or its branch); "
+            "reopen the PR, or tick its box, to have it proposed again:",
         ]
         for item in section.rejected:
             box = "x" if item.ticked else " "
-            where = f" — #{item.number}" if item.number else " — branch deleted"
+            where = f" — #{item.number}" if item.number else " — dismissed from the dashboard"
             lines.append(f"- [{box}] propose again: {_clean(item.title)} (`{item.fp}`){where}")
     if section.waiting:
         lines.append(
