@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from bot.events import JobFunction, Route
-from handlers import ci_failure, comment, installation, sweep
+from handlers import ci_failure, comment, installation, outcomes, sweep
 
 __all__ = ["JOBS", "ROUTES"]
 
@@ -14,6 +14,7 @@ ROUTES: Final[tuple[Route, ...]] = (
     ci_failure.route,
     sweep.route,
     installation.route,
+    outcomes.route,
 )
 
 JOBS: Final[tuple[JobFunction, ...]] = (
@@ -21,4 +22,5 @@ JOBS: Final[tuple[JobFunction, ...]] = (
     *ci_failure.JOBS,
     *sweep.JOBS,
     *installation.JOBS,
+    *outcomes.JOBS,
 )

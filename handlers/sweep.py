@@ -36,6 +36,7 @@ from bot.events import (
 from bot.flows import SweepRequest, approve_from_dashboard, sweep_repository
 from bot.publish import DASHBOARD_TITLE
 from handlers.comment import comment_by_bot
+from handlers.outcomes import revert_specs
 
 __all__ = [
     "DASHBOARD_TITLE",
@@ -64,7 +65,8 @@ def _route_push(event: Event) -> Routed:
     after = get_str(event.payload, "after")
     if repo_id is None or not after:
         return Routed.ignore("push has no repository or after sha")
-    return Routed(jobs=(spec_for(event, "note_push", f"push:{repo_id}:{after}"),))
+    note = spec_for(event, "note_push", f"push:{repo_id}:{after}")
+    return Routed(jobs=(note, *revert_specs(event)))
 
 
 def _route_dashboard(event: Event, context: RouteContext) -> Routed:

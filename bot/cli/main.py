@@ -30,6 +30,7 @@ LAZY_COMMANDS: Final = {
     "swarm": ("bot.cli.swarm", "swarm"),
     "app": ("bot.cli.app", "app"),
     "jobs": ("bot.cli.jobs", "jobs"),
+    "stats": ("bot.cli.stats", "stats"),
 }
 
 

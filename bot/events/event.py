@@ -104,6 +104,13 @@ class _Issue(TypedDict, total=False):
     pull_request: Any
 
 
+class _Pull(TypedDict, total=False):
+    number: Any
+    user: _Account | None
+    closed_at: Any
+    updated_at: Any
+
+
 class RoutingFields(TypedDict, total=False):
     """The fields of a payload the routes in handlers/ read, and only those.
 
@@ -124,6 +131,9 @@ class RoutingFields(TypedDict, total=False):
     workflow_run: _Run | None
     comment: _Comment | None
     issue: _Issue | None
+    # handlers/outcomes.py: whose pull request closed, and which pushed commits revert one.
+    pull_request: _Pull | None
+    commits: list[_Commit] | None
 
 
 _ROUTING_FIELDS: Final = msgspec.json.Decoder(RoutingFields)

@@ -42,6 +42,7 @@ from bot.flows.common import (
     with_config,
 )
 from bot.flows.fix import PERMISSIONS
+from bot.flows.outcomes import closed_fix, fix_closed_summary
 from bot.github import InstallationClient, JobLog
 from bot.pipeline import Outcome, Timings, finish, gate_options, pass_gates, tally
 from bot.publish import (
@@ -253,6 +254,9 @@ async def _work(
             verified=verified,
         )
         facts = facts.with_result(result, gated.scan.summary() if gated.scan else "")
+        closed = await closed_fix(gh, result.proposal, request.branch)
+        if closed:
+            return fix_closed_summary(request.branch, closed)
         publisher = CiPublisher(
             gh, workspace, replace(diagnosis, after=verified), draft=config.config.draft_prs
         )

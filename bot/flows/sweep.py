@@ -36,6 +36,16 @@ from bot.flows.common import (
 from bot.flows.fix import PERMISSIONS
 from bot.flows.limits import count_job, limit_reply
 from bot.flows.local import scan_repository
+from bot.flows.memory import remember
+from bot.flows.outcomes import (
+    Recall,
+    Screened,
+    comment_rejection,
+    count_proposed,
+    dashboard_section,
+    recall,
+    screen,
+)
 from bot.flows.schedule import CLAIM_TTL_S, claim_period, sweep_period
 from bot.flows.sweep_cursor import dashboard_status, load_cursor, save_cursor
 from bot.flows.sweep_work import SweepWork, sweep_work
@@ -277,6 +287,45 @@ def held_for_owners(
     return held
 
 
+def _tuned(config: ConfigOutcome) -> Callable[[str], bool]:
+    """Whether the config tunes the specialist of an agent name (`agents.<name>`): the record
+    never holds back a specialist the maintainer configured."""
+    names = {s.agent: s.name for s in enabled(config.config.specialists)}
+    tuning = config.config.specialists.tuning
+    return lambda agent: names.get(agent, agent) in tuning
+
+
+def _screen(config: ConfigOutcome, record: Recall, work: SweepWork, base: str) -> Screened:
+    pause = config.config.sweep.pause_after_rejections
+    return screen(work.proposals, record, base, pause_after=pause, tuned=_tuned(config))
+
+
+async def _remembered(
+    gh: InstallationClient,
+    config: ConfigOutcome,
+    record: Recall,
+    screened: Screened,
+    where: tuple[str, dict[str, str]],
+) -> str:
+    """After the PRs are opened: say once on each rejected PR seen again that it stays closed,
+    count the new PRs, and render the dashboard's outcomes section from the record now."""
+    base, waits = where
+    for fp, number in screened.seen_again:
+        if number:
+            await comment_rejection(gh, number, fp, record.dashboard)
+    now = remember(await gh.list_pulls("all"), gh.bot_login)
+    count_proposed(gh.full_name, record.memory, now)
+    return dashboard_section(
+        now,
+        record,
+        base,
+        pause_after=config.config.sweep.pause_after_rejections,
+        waiting=waits,
+        notes=screened.notes,
+        tuned=_tuned(config),
+    )
+
+
 def _room(config: ConfigOutcome, open_heads: Sequence[str]) -> int:
     """How many PRs this sweep may open: its own cap, and Ambient's open-PR limit."""
     ours = sum(1 for head in open_heads if head.startswith("ambient/"))
@@ -317,8 +366,10 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
         found = await secrets_report(scan_repository, workspace.repo)
         where = (request.job_id, repo.full_name)
         work = await _proposals(deps, gh, config, pipeline, workspace, where)
+        record = await recall(gh)
+        screened = _screen(config, record, work, repo.default_branch)
         publisher = SweepPublisher(gh, workspace, base_sha)
-        processed = await process(list(work.proposals), workspace, pipeline, publisher, timings)
+        processed = await process(list(screened.kept), workspace, pipeline, publisher, timings)
     owners = await gh.codeowners(repo.default_branch)
     outcomes = tally(held_for_owners(processed, publisher.pushed, owners, config.config.protects))
     shown = await _evidence(deps, gh, request.job_id, outcomes, publisher.pushed)
@@ -331,15 +382,19 @@ async def sweep_repository(deps: Deps, request: SweepRequest) -> dict[str, objec
     status = None
     if work.plan is not None and work.coverage is not None:
         status = dashboard_status(work.plan.cursor, work.coverage)
-    dashboard = await upsert_dashboard(deps.redis, gh, repo.id, high, status=status)
+    waits = {e.branch: publisher.pushed[e.branch].fp for e in high if e.branch in publisher.pushed}
+    section = await _remembered(gh, config, record, screened, (repo.default_branch, waits))
+    dashboard = await upsert_dashboard(
+        deps.redis, gh, repo.id, high, status=status, outcomes=section
+    )
     log.info("sweep finished", extra={"pulls": len(pulls), "timings": timings.stages})
     numbers = [number for _, number in pulls]
-    lines = [_line(o) for o in outcomes]
+    lines = [_line(o) for o in (*outcomes, *screened.skipped)]
     said = config_source(config, repo.default_branch)
     failures = list(work.failures)
     if request.requester and request.number:
-        waits = (dashboard or 0) if high else 0
-        reply = sweep_reply(numbers, waits, lines, failures, len(found.items), said)
+        shown_on = (dashboard or 0) if high else 0
+        reply = sweep_reply(numbers, shown_on, lines, failures, len(found.items), said)
         await gh.find_or_create_comment(
             request.number, hidden_marker(f"job:{request.job_id}"), reply
         )

@@ -85,7 +85,10 @@ EVENTS: Final[Mapping[str, str]] = {
     "issues": "ticked boxes on the quality dashboard issue (handlers/sweep.py)",
     "check_suite": "a failed check suite becomes a fix pull request (handlers/ci_failure.py)",
     "workflow_run": "a failed Actions run becomes a fix pull request (handlers/ci_failure.py)",
-    "push": "pushes to the default branch mark the files the sweep looks at (handlers/sweep.py)",
+    "push": "pushes to the default branch mark the files the sweep looks at (handlers/sweep.py)"
+    " and reverts of Ambient's merged PRs (handlers/outcomes.py)",
+    "pull_request": "Ambient's PRs closed, merged or reopened: counted, and a rejected "
+    "proposal is not proposed again (handlers/outcomes.py)",
 }
 
 #: Sent to every App whatever it subscribes to; GitHub refuses them in `default_events`.

@@ -142,6 +142,34 @@ class RepoReads:
         pulls = (pull_from_json(item) for item in items)
         return tuple(p.head_ref for p in pulls if p.state == "open" and not p.from_fork)
 
+    async def list_pulls(self, state: str = "all") -> tuple[PullRequest, ...]:
+        """This repository's PRs by `state` (open, closed, all), newest first, every page."""
+        items = await self._api.pages(
+            f"list {state} pull requests",
+            f"{self._root}/pulls",
+            state=state,
+            sort="created",
+            direction="desc",
+        )
+        return tuple(pull_from_json(item) for item in items)
+
+    async def pull_patches(self, number: int) -> tuple[tuple[str, str], ...]:
+        """(path, patch) of each file a PR changes; GitHub leaves out the patch of a binary or
+        huge file ('' here)."""
+        call = f"list files of pull request #{number}"
+        items = await self._api.pages(call, f"{self._root}/pulls/{number}/files")
+        return tuple((str(item["filename"]), str(item.get("patch") or "")) for item in items)
+
+    async def commit_message(self, sha: str) -> str | None:
+        """The message of commit `sha`, or None when there is no such commit."""
+        response = await self._api.send(
+            f"get commit {sha[:12]}",
+            "GET",
+            f"{self._root}/git/commits/{sha}",
+            absent=[(404, ""), (422, "")],
+        )
+        return None if response is None else str(response.json().get("message") or "")
+
     async def pull_files(self, number: int) -> tuple[str, ...]:
         """Paths a PR changes (GitHub lists at most 3000)."""
         call = f"list files of pull request #{number}"

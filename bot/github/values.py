@@ -71,6 +71,11 @@ class PullRequest:
     merged: bool
     maintainer_can_modify: bool
     url: str
+    #: ISO 8601 UTC times ('' when not merged) and the commit a merge made on the base.
+    created_at: str = ""
+    merged_at: str = ""
+    merge_commit_sha: str = ""
+    labels: tuple[str, ...] = ()
 
     @property
     def from_fork(self) -> bool:
@@ -222,6 +227,12 @@ def pull_from_json(data: Mapping[str, Any]) -> PullRequest:
         merged=bool(data.get("merged") or data.get("merged_at")),
         maintainer_can_modify=bool(data.get("maintainer_can_modify")),
         url=data["html_url"],
+        created_at=str(data.get("created_at") or ""),
+        merged_at=str(data.get("merged_at") or ""),
+        merge_commit_sha=str(data.get("merge_commit_sha") or ""),
+        labels=tuple(
+            str(x["name"] if isinstance(x, Mapping) else x) for x in data.get("labels") or []
+        ),
     )
 
 

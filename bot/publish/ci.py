@@ -9,6 +9,7 @@ from bot.git import FileChange, Workspace
 from bot.github import InstallationClient
 from bot.pipeline import Publication
 from bot.publish.ci_report import Diagnosis, ci_fix_branch, pull_body
+from bot.publish.fingerprint import fingerprint, fingerprint_marker, fingerprint_trailer
 from bot.publish.github import Published
 from bot.publish.local import commit_message
 
@@ -36,10 +37,13 @@ class CiPublisher:
         d = self._diagnosis
         branch = ci_fix_branch(d.branch, d.head_sha)
         changes: dict[str, FileChange] = await self._workspace.changed_files(worktree)
-        sha, verified, url = await self._commit(branch, changes, commit_message(proposal))
+        fp = fingerprint(proposal.agent, proposal.diff)
+        message = f"{commit_message(proposal)}\n{fingerprint_trailer(fp)}"
+        sha, verified, url = await self._commit(branch, changes, message)
         title = f"Fix CI on {d.branch}: {proposal.title}"[:200]
+        body = f"{pull_body(d, proposal)}\n\n{fingerprint_marker(fp)}"
         opened, _ = await self._gh.open_pull_request(
-            branch, d.branch, title, pull_body(d, proposal), draft=self._draft
+            branch, d.branch, title, body, draft=self._draft
         )
         owners = await self._gh.request_codeowner_reviews(
             opened.number, d.branch, sorted(changes), ""

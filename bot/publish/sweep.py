@@ -25,6 +25,8 @@ from bot.github import InstallationClient, Issue
 from bot.github.codeowners import CodeOwnersFile, reviewers_for
 from bot.pipeline import Outcome, Publication
 from bot.publish.dashboard import MARKER, Entry, Status, merge, parse, render, status_of
+from bot.publish.dashboard_outcomes import section_of, with_section
+from bot.publish.fingerprint import fingerprint, fingerprint_marker, fingerprint_trailer
 from bot.publish.local import commit_message, slugify
 
 __all__ = [
@@ -69,6 +71,8 @@ class Pushed:
     body: str
     files: tuple[str, ...]
     sha: str
+    #: The proposal's fingerprint (`bot.publish.fingerprint`), '' when unknown.
+    fp: str = ""
 
 
 def sweep_branch(proposal: Proposal) -> str:
@@ -138,9 +142,14 @@ class SweepPublisher:
         """Commit what is staged in `worktree` (signed by GitHub) on the proposal's branch."""
         branch = sweep_branch(proposal)
         changes: dict[str, FileChange] = await self._workspace.changed_files(worktree)
-        sha, url = await self._commit(branch, changes, commit_message(proposal))
+        # The proposal's own diff, not the gated one: the sweep recognises a rejected
+        # proposal before it gates it, from the same text.
+        fp = fingerprint(proposal.agent, proposal.diff)
+        message = f"{commit_message(proposal)}\n{fingerprint_trailer(fp)}"
+        sha, url = await self._commit(branch, changes, message)
+        body = f"{pull_body(proposal)}\n\n{fingerprint_marker(fp)}"
         self.pushed[branch] = Pushed(
-            branch, proposal.title[:200], pull_body(proposal), tuple(sorted(changes)), sha
+            branch, proposal.title[:200], body, tuple(sorted(changes)), sha, fp
         )
         return Publication(branch, sha, url=url)
 
@@ -251,6 +260,7 @@ async def upsert_dashboard(
     *,
     status: Status | None = None,
     lock_wait_s: float = LOCK_TIMEOUT_S,
+    outcomes: str | None = None,
 ) -> int | None:
     """Add `waiting` to the dashboard issue, edited in place (created on first need, reopened
     when closed and something new waits); returns its number, or None when there is no open one.
@@ -259,19 +269,22 @@ async def upsert_dashboard(
     dashboard is created even when nothing waits, since GitHub keeps the cursor's record, and a
     closed one is kept up to date without being reopened. A sweep waits for the lock as long as
     a dead holder keeps it: a retried sweep would redo all its work, where a tick's job is cheap
-    to retry.
+    to retry. `outcomes` (the rendered `bot.publish.dashboard_outcomes` section) replaces the
+    one the body holds.
     """
     async with dashboard_lock(redis, repo_id, lock_wait_s):
         issue = await find_dashboard(gh)
         if issue is None:
             if not waiting and status is None:
                 return None
-            created = await gh.create_issue(DASHBOARD_TITLE, render(merge((), waiting), status))
+            first = render(merge((), waiting), status)
+            created = await gh.create_issue(DASHBOARD_TITLE, with_section(first, outcomes or ""))
             await gh.add_labels(created.number, [DASHBOARD_LABEL])
             return created.number
         current = parse(issue.body)
         merged = merge(current, waiting)
         body = render(merged, status or status_of(issue.body))
+        body = with_section(body, section_of(issue.body) if outcomes is None else outcomes)
         if issue.state != "open" and len(merged) == len(current):
             # Closed by a maintainer, and nothing new to ask: it stays closed.
             if body != issue.body:
@@ -336,5 +349,6 @@ async def approve_ticked(
             entries[index] = replace(entry, pull_number=pull.number)
             opened.append(pull.number)
         if opened:
-            await gh.update_issue(number, body=render(entries, status_of(issue.body)))
+            body = render(entries, status_of(issue.body))
+            await gh.update_issue(number, body=with_section(body, section_of(issue.body)))
     return tuple(opened)

@@ -126,6 +126,14 @@ class Sweep(BaseModel):
         le=50,
         description="pull requests a sweep opens at most (0: dashboard only)",
     )
+    pause_after_rejections: StrictInt = Field(
+        default=3,
+        ge=0,
+        le=50,
+        description="a specialist whose last this many PRs were closed unmerged or reverted "
+        "proposes nothing until one of its PRs merges; each rejection before that lowers its "
+        "proposals per sweep by one (0: never held back)",
+    )
 
 
 class Limits(BaseModel):

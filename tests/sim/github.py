@@ -32,6 +32,7 @@ from tests.sim import (
     github_routes_repos,
     github_routes_sim,
     github_routes_sim_inspect,
+    github_routes_sim_merge,
     github_routes_webhooks,
     github_smart_http,
 )
@@ -126,6 +127,7 @@ def create_app(
         Route("/_sim/reset", _reset, methods=["POST"]),
         *github_routes_sim.ROUTES,
         *github_routes_sim_inspect.ROUTES,
+        *github_routes_sim_merge.ROUTES,
         *github_routes_webhooks.ROUTES,
         *github_routes_app.ROUTES,
         *github_routes_manifest.ROUTES,

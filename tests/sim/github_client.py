@@ -188,6 +188,11 @@ class GitHubSim:
             )["number"]
         )
 
+    def merge_pr(self, owner: str, name: str, number: int, user: str = "octocat") -> str:
+        """`user` merges PR `number` with a merge commit; returns that commit's sha."""
+        path = f"/_sim/repos/{owner}/{name}/pulls/{number}/merge"
+        return str(self._call("POST", path, {"user": user})["sha"])
+
     def create_issue(
         self, owner: str, name: str, title: str = "Issue", body: str = "", user: str = "octocat"
     ) -> int:

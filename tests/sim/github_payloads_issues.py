@@ -137,7 +137,7 @@ def issue_json(state: SimState, repo: Repo, issue: Issue) -> JSON:
             "html_url": f"{html}/pull/{issue.number}",
             "diff_url": f"{html}/pull/{issue.number}.diff",
             "patch_url": f"{html}/pull/{issue.number}.patch",
-            "merged_at": None,
+            "merged_at": iso(issue.merged_at) if issue.merged_at else None,
         }
     return data
 
@@ -204,8 +204,8 @@ def pull_json(
         "created_at": issue["created_at"],
         "updated_at": issue["updated_at"],
         "closed_at": issue["closed_at"],
-        "merged_at": None,
-        "merge_commit_sha": None,
+        "merged_at": iso(pull.merged_at) if pull.merged_at else None,
+        "merge_commit_sha": pull.merge_commit_sha,
         "assignee": issue["assignee"],
         "assignees": issue["assignees"],
         "requested_reviewers": [user_json(state, state.user(u)) for u in pull.requested_reviewers],
@@ -238,11 +238,11 @@ def pull_json(
         return data
     data.update(
         {
-            "merged": False,
-            "mergeable": True,
+            "merged": pull.merged_at is not None,
+            "mergeable": pull.state == "open",
             "rebaseable": True,
             "mergeable_state": "clean",
-            "merged_by": None,
+            "merged_by": user_json(state, state.user(pull.merged_by)) if pull.merged_by else None,
             "comments": issue["comments"],
             "review_comments": 0,
             "maintainer_can_modify": pull.maintainer_can_modify,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -145,6 +146,12 @@ async def delete_ref(request: Request) -> Response:
             raise Refused(422, "Reference does not exist")
         await _guard(sim, repo, git, ref, old, None)
         await git.delete_ref(ref)
+        # GitHub closes the open pull requests whose head branch is deleted.
+        for pull in sim.state.issues.values():
+            same = pull.head_repo_id in (None, repo.id) and f"refs/heads/{pull.head_ref}" == ref
+            if pull.repo_id == repo.id and pull.is_pull and pull.state == "open" and same:
+                await git.update_ref(f"refs/pull/{pull.number}/head", old)
+                pull.state, pull.closed_at = "closed", time.time()
     return Response(status_code=204)
 
 

@@ -135,6 +135,10 @@ class Issue:
     requested_teams: list[str] = field(default_factory=list)
     closed_at: float | None = None
     reactions: dict[str, int] = field(default_factory=dict)
+    # merged pull requests only
+    merged_at: float | None = None
+    merge_commit_sha: str | None = None
+    merged_by: str | None = None
 
 
 @dataclass
