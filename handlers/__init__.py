@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Final
 
 from bot.events import JobFunction, Route
-from handlers import ci_failure, comment, installation, sweep
+from handlers import ci_failure, comment, installation, issue_task, sweep
 
 __all__ = ["JOBS", "ROUTES"]
 
 ROUTES: Final[tuple[Route, ...]] = (
+    issue_task.route,
     comment.route,
     ci_failure.route,
     sweep.route,
@@ -18,6 +19,7 @@ ROUTES: Final[tuple[Route, ...]] = (
 
 JOBS: Final[tuple[JobFunction, ...]] = (
     *comment.JOBS,
+    *issue_task.JOBS,
     *ci_failure.JOBS,
     *sweep.JOBS,
     *installation.JOBS,

@@ -104,6 +104,27 @@ class _Issue(TypedDict, total=False):
     pull_request: Any
 
 
+class _Label(TypedDict, total=False):
+    name: Any
+
+
+class _Review(TypedDict, total=False):
+    id: Any
+    state: Any
+    body: Any
+
+
+class _PullHead(TypedDict, total=False):
+    sha: Any
+    ref: Any
+
+
+class _Pull(TypedDict, total=False):
+    number: Any
+    user: _Account | None
+    head: _PullHead | None
+
+
 class RoutingFields(TypedDict, total=False):
     """The fields of a payload the routes in handlers/ read, and only those.
 
@@ -124,6 +145,10 @@ class RoutingFields(TypedDict, total=False):
     workflow_run: _Run | None
     comment: _Comment | None
     issue: _Issue | None
+    assignee: _Account | None
+    label: _Label | None
+    review: _Review | None
+    pull_request: _Pull | None
 
 
 _ROUTING_FIELDS: Final = msgspec.json.Decoder(RoutingFields)

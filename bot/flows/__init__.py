@@ -1,6 +1,6 @@
-"""The flows a trigger starts: fix a pull request, fix a failed CI run, sweep a repository, and
-their local counterparts for `ambient sweep|fix|watch`; with the daily limits, the sweep
-schedule and the redelivery plan they follow.
+"""The flows a trigger starts: fix a pull request, fix a failed CI run, sweep a repository,
+turn an issue into a pull request, and their local counterparts for `ambient sweep|fix|watch`;
+with the daily limits, the sweep schedule and the redelivery plan they follow.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from bot.flows.redelivery import (
     unsettled,
 )
 from bot.flows.sweep import SweepRequest, approve_from_dashboard, sweep_repository
+from bot.flows.task import TaskRequest, TaskTrigger, run_task
 from bot.flows.watch import watch_checkout
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "FixRequest",
     "LocalRun",
     "SweepRequest",
+    "TaskRequest",
+    "TaskTrigger",
     "approve_from_dashboard",
     "fix_ci_failure",
     "fix_pull_request",
@@ -41,6 +44,7 @@ __all__ = [
     "plan",
     "report_ci_unfinished",
     "report_fix_unfinished",
+    "run_task",
     "sweep_repository",
     "unsettled",
     "watch_checkout",

@@ -81,8 +81,11 @@ PERMISSIONS: Final[Mapping[str, Need]] = {
 
 #: Every event `app.yml` subscribes to, and the handler that acts on it.
 EVENTS: Final[Mapping[str, str]] = {
-    "issue_comment": "`@app fix`, `@app sweep` and help replies (handlers/comment.py)",
-    "issues": "ticked boxes on the quality dashboard issue (handlers/sweep.py)",
+    "issue_comment": "`@app fix`, `@app sweep` and help replies (handlers/comment.py); "
+    "`@app <instructions>` on an issue (handlers/issue_task.py)",
+    "issues": "ticked boxes on the quality dashboard issue (handlers/sweep.py); an issue "
+    "opened with `@app`, assigned to the App or given the `tasks.label` label becomes a pull "
+    "request (handlers/issue_task.py)",
     "check_suite": "a failed check suite becomes a fix pull request (handlers/ci_failure.py)",
     "workflow_run": "a failed Actions run becomes a fix pull request (handlers/ci_failure.py)",
     "push": "pushes to the default branch mark the files the sweep looks at (handlers/sweep.py)",
