@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from bot.events import JobFunction, Route
-from handlers import ci_failure, comment, installation, issue_task, sweep
+from handlers import ci_failure, comment, installation, issue_task, review, sweep
 
 __all__ = ["JOBS", "ROUTES"]
 
@@ -15,6 +15,7 @@ ROUTES: Final[tuple[Route, ...]] = (
     ci_failure.route,
     sweep.route,
     installation.route,
+    review.route,
 )
 
 JOBS: Final[tuple[JobFunction, ...]] = (
@@ -23,4 +24,5 @@ JOBS: Final[tuple[JobFunction, ...]] = (
     *ci_failure.JOBS,
     *sweep.JOBS,
     *installation.JOBS,
+    *review.JOBS,
 )

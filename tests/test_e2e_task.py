@@ -73,10 +73,13 @@ def _script(llm_sim: LLMSim, plan: dict[str, Any] = PLAN) -> None:
     )
 
 
-def _repo(sim: GitHubSim, tmp_path: Path) -> int:
+def _repo(sim: GitHubSim, tmp_path: Path, config: str = "") -> int:
     source = tmp_path / "source"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("__pycache__", ".*cache"))
     (source / "tests" / "test_inventory.py").write_text(BASE_TESTS)
+    if config:
+        (source / ".github").mkdir()
+        (source / ".github" / "ambient.yml").write_text(config)
     sim.create_repo(OWNER, NAME, source_dir=source)
     for user, role in (("maint", "maintain"), ("reader", "read")):
         sim.set_permission(OWNER, NAME, user, role)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot.flows.ci import CiRequest, fix_ci_failure, made_by_ambient, report_ci_unfinished
 from bot.flows.fix import FixRequest, fix_pull_request, report_fix_unfinished
+from bot.flows.followup import FollowupRequest, follow_up
 from bot.flows.local import LocalRun, local_fix, local_sweep
 from bot.flows.redelivery import (
     MAX_ASKS,
@@ -29,6 +30,7 @@ __all__ = [
     "Checkpoint",
     "CiRequest",
     "FixRequest",
+    "FollowupRequest",
     "LocalRun",
     "SweepRequest",
     "TaskRequest",
@@ -36,6 +38,7 @@ __all__ = [
     "approve_from_dashboard",
     "fix_ci_failure",
     "fix_pull_request",
+    "follow_up",
     "horizon",
     "keep_paging",
     "local_fix",
