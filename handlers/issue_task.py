@@ -26,7 +26,7 @@ from bot.events import (
     job,
     spec_for,
 )
-from bot.flows import TaskRequest, TaskTrigger, run_task
+from bot.flows import TaskRequest, TaskTrigger, report_task_unfinished, run_task
 from handlers.commands import parse_command
 
 __all__ = ["JOBS", "route", "task_issue"]
@@ -143,4 +143,9 @@ async def task_issue(deps: Deps, received: Received) -> JobResult:
     return await run_task(deps, request)
 
 
-JOBS = (job(task_issue),)
+async def task_issue_unfinished(deps: Deps, received: Received, why: str) -> None:
+    """Reply on the issue when the task ended without its own report."""
+    await report_task_unfinished(deps, _request(deps, received), why)
+
+
+JOBS = (job(task_issue, unfinished=task_issue_unfinished),)

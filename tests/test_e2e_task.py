@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import shutil
+import signal
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +234,54 @@ async def test_the_same_delivery_twice_makes_one_job_and_one_pull_request(
     await _redeliver(github_sim, guid, app_processes)
     _assert_one_verified_pr(github_sim, app_processes, number)
     assert len(llm_sim.requests()) == calls
+
+
+@pytest.mark.timeout(240)
+def test_a_worker_killed_mid_task_and_a_new_one_leave_one_pull_request(
+    github_sim: GitHubSim,
+    llm_sim: LLMSim,
+    app_factory: Callable[..., AppProcesses],
+    tmp_path: Path,
+) -> None:
+    # The shortest job timeout the settings allow keeps the wait for the dead worker's lock short.
+    app = app_factory("bwrap", {"AMBIENT_JOB_TIMEOUT_S": "20"})
+    assert app.worker is not None
+    assert app.start_worker is not None
+    number = _repo(github_sim, tmp_path)
+    fix = _proposal("Return 0.0 for an empty inventory", _edit("inventory.py", INVENTORY, RIGHT))
+    llm_sim.set_script(
+        [
+            {"match": {"agent": "planner"}, "content": json.dumps(PLAN), "times": 2},
+            # The first worker's reproducer call hangs: the kill lands in the middle of the job.
+            {"match": {"agent": "reproducer"}, "content": "[]", "latency_s": 120, "times": 1},
+            {"match": {"agent": "reproducer"}, "content": _proposal("Reproduce", REPRO)},
+            {"match": {"agent": "fixer"}, "content": fix},
+            {"match": {"agent": "reviewer"}, "content": '{"verdict": "approve", "comments": "ok"}'},
+        ]
+    )
+    github_sim.emit(
+        "issues", owner=OWNER, name=NAME, number=number, action="labeled", user="maint",
+        label="ambient",
+    )  # fmt: skip
+    wait_until(
+        lambda: [r for r in llm_sim.requests() if r["agent"] == "reproducer"],
+        "the first worker's reproducer call",
+        app,
+    )
+    os.kill(app.worker.pid, signal.SIGKILL)
+    assert app.worker.wait(timeout=30) == -signal.SIGKILL
+    second: subprocess.Popen[bytes] = app.start_worker()
+    wait_until(
+        lambda: _replies(github_sim) and _evidence(github_sim),
+        "the re-run job's reply and check run",
+        app,
+        limit_s=150,
+    )
+    assert second.poll() is None, app.log()
+    _assert_one_verified_pr(github_sim, app, number)
+    commits = [
+        r
+        for r in github_sim.requests()
+        if r["method"] == "POST" and r["path"].endswith("/git/commits")
+    ]
+    assert len(commits) == 1

@@ -20,7 +20,7 @@ from bot.flows.redelivery import (
     unsettled,
 )
 from bot.flows.sweep import SweepRequest, approve_from_dashboard, sweep_repository
-from bot.flows.task import TaskRequest, TaskTrigger, run_task
+from bot.flows.task import TaskRequest, TaskTrigger, report_task_unfinished, run_task
 from bot.flows.watch import watch_checkout
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "plan",
     "report_ci_unfinished",
     "report_fix_unfinished",
+    "report_task_unfinished",
     "run_task",
     "sweep_repository",
     "unsettled",

@@ -57,7 +57,14 @@ from bot.publish.task import (
 )
 from bot.repo_config import ConfigOutcome
 
-__all__ = ["CHECK_NAME", "PERMISSIONS", "TaskRequest", "TaskTrigger", "run_task"]
+__all__ = [
+    "CHECK_NAME",
+    "PERMISSIONS",
+    "TaskRequest",
+    "TaskTrigger",
+    "report_task_unfinished",
+    "run_task",
+]
 
 log = logging.getLogger("ambient.flow.task")
 
@@ -144,6 +151,18 @@ async def run_task(deps: Deps, request: TaskRequest) -> dict[str, object]:
         )
     await gh.find_or_create_comment(request.number, marker, summary.reply)
     return {"status": summary.conclusion, "title": summary.title, "detail": summary.text[:500]}
+
+
+async def report_task_unfinished(deps: Deps, request: TaskRequest, reason: str) -> None:
+    """Reply once when the job ended without its own report (it crashed, or a transient
+    failure outlasted its retries): the person who asked is never left waiting."""
+    if deps.github is None or request.person_is_bot:
+        return
+    gh = await deps.github.installation_client(
+        request.installation_id, request.owner, request.repo, PERMISSIONS
+    )
+    marker = hidden_marker(f"job:{request.job_id}")
+    await gh.find_or_create_comment(request.number, marker, task_failed(reason).reply)
 
 
 async def _react(gh: InstallationClient, request: TaskRequest) -> None:
