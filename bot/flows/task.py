@@ -259,8 +259,10 @@ async def _reapply(worktree: Path, diff: str, config: ConfigOutcome) -> None:
 
 
 def _models(deps: Deps) -> str:
-    name = str(deps.settings.llm_model)
-    return f"planner {name}, reproducer {name}, coder {name}, reviewer {name}"
+    """Which model each role used (AMBIENT_LLM_<ROLE>_MODEL, else AMBIENT_LLM_MODEL)."""
+    settings = deps.settings
+    roles = ("planner", "coder", "reviewer")
+    return ", ".join(f"{role} {settings.role_model(role)}" for role in roles)
 
 
 async def _work(
