@@ -9,6 +9,7 @@ from bot.flows.ci import CiRequest, fix_ci_failure, made_by_ambient, report_ci_u
 from bot.flows.fix import FixRequest, fix_pull_request, report_fix_unfinished
 from bot.flows.followup import FollowupRequest, follow_up
 from bot.flows.local import LocalRun, local_fix, local_sweep
+from bot.flows.local_task import local_task
 from bot.flows.redelivery import (
     MAX_ASKS,
     RETENTION_S,
@@ -43,6 +44,7 @@ __all__ = [
     "keep_paging",
     "local_fix",
     "local_sweep",
+    "local_task",
     "made_by_ambient",
     "plan",
     "report_ci_unfinished",
