@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from tests.fixtures.app_processes import AppProcesses, wait_until
 from tests.fixtures.llm_sim import LLMSim
+from tests.fixtures.redis import RedisServer
 from tests.sim.github_client import GitHubSim
 from tests.test_e2e_task import (
     INVENTORY,
@@ -90,8 +92,22 @@ def _bot_replies(sim: GitHubSim, number: int) -> list[dict[str, Any]]:
     return [c for c in state["comments"] if c["user"] == bot and c["issue_number"] == number]
 
 
+def _day_tokens(redis_server: RedisServer) -> int:
+    """The repository's model tokens today (`tasks.daily_token_budget`'s counter)."""
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        keys = list(client.scan_iter(f"ambient:tasks:tokens:{OWNER}/{NAME}:*"))
+        return sum(int(client.get(k) or 0) for k in keys)
+    finally:
+        client.close()
+
+
 def test_a_review_makes_one_follow_up_commit_with_replies_and_the_cap_holds(
-    github_sim: GitHubSim, llm_sim: LLMSim, app_processes: AppProcesses, tmp_path: Path
+    github_sim: GitHubSim,
+    llm_sim: LLMSim,
+    app_processes: AppProcesses,
+    redis_server: RedisServer,
+    tmp_path: Path,
 ) -> None:
     issue = _repo(github_sim, tmp_path, config="tasks:\n  max_followups: 1\n")
     _script(llm_sim)
@@ -102,6 +118,8 @@ def test_a_review_makes_one_follow_up_commit_with_replies_and_the_cap_holds(
     pull = _assert_one_verified_pr(github_sim, app_processes, issue)
     number, branch = int(pull["number"]), str(pull["head"])
     first = github_sim.repo_state(OWNER, NAME)["branches"][branch]
+    after_task = _day_tokens(redis_server)
+    assert after_task > 0
 
     comment = _review(github_sim, number, "maint")
     (reply,) = wait_until(
@@ -127,6 +145,7 @@ def test_a_review_makes_one_follow_up_commit_with_replies_and_the_cap_holds(
         if r["method"] == "POST" and r["path"].endswith("/git/commits")
     ]
     assert len(commits) == 2  # the task's and the one follow-up's
+    assert _day_tokens(redis_server) > after_task
 
     # A second round on the new head is past `tasks.max_followups: 1`: one reply, no commit.
     calls = len(llm_sim.requests())

@@ -12,17 +12,19 @@ again.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final
 
 from redis.asyncio import Redis
 
+from agents.llm import BudgetedModel
+from agents.usage import TokenBudget
 from bot.deps import Deps
 from bot.errors import ConfigError
 from bot.flows.common import refused_unless_writer, repo_config, stored
 from bot.flows.fix import PERMISSIONS, FixRequest, fix_pull_request
-from bot.flows.task_budget import DailyBudgetSpent, job_limit
+from bot.flows.task_budget import DailyBudgetSpent, job_limit, spend
 from bot.github import InstallationClient, hidden_marker
 
 __all__ = ["FollowupRequest", "follow_up"]
@@ -141,7 +143,16 @@ async def follow_up(deps: Deps, request: FollowupRequest) -> dict[str, object]:
         react=False,
         token_budget=limit,
     )
-    result = await fix_pull_request(deps, fix)
+    # An unlimited budget around the worker's model only counts what the fix flow spends, for
+    # the repository's day; the fix flow's own budget (`limit`) is what stops it.
+    counted = BudgetedModel(deps.model, TokenBudget(None)) if deps.model else None
+    today = datetime.now(UTC).date()
+    try:
+        result = await fix_pull_request(replace(deps, model=counted), fix)
+    finally:
+        if counted is not None:
+            spent = counted.budget.usage.total.total_tokens
+            await spend(deps.redis, repo.full_name, today, spent)
     summary = await stored(deps.redis, request.job_id)
     commit = summary.commit if summary else ""
     for ident, _author, path in remarks:
