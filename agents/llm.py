@@ -154,9 +154,15 @@ class OpenAIModel:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, prices: Mapping[str, Price] = DEFAULT_PRICES
+        cls,
+        settings: Settings,
+        *,
+        prices: Mapping[str, Price] = DEFAULT_PRICES,
+        model: str | None = None,
+        limiter: asyncio.Semaphore | None = None,
     ) -> OpenAIModel:
-        """The process's model from `AMBIENT_LLM_*`; `ConfigError` names a missing variable."""
+        """The process's model from `AMBIENT_LLM_*` (or `model` on the same endpoint, sharing
+        `limiter`); `ConfigError` names a missing variable."""
         for name in ("llm_base_url", "llm_model"):
             if not getattr(settings, name):
                 raise ConfigError(
@@ -165,10 +171,11 @@ class OpenAIModel:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         return cls(
             base_url=str(settings.llm_base_url),
-            model=str(settings.llm_model),
+            model=model or str(settings.llm_model),
             api_key=key,
             timeout_s=settings.llm_timeout_s,
             max_concurrency=settings.llm_max_concurrency,
+            limiter=limiter,
             prices=prices,
         )
 

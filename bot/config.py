@@ -32,6 +32,11 @@ SETTING_HINTS: Final[Mapping[str, str]] = {
     "llm_model": "the model name the endpoint serves",
     "llm_max_concurrency": "a whole number of concurrent model calls, 1 or more",
     "llm_timeout_s": "seconds to wait for one model answer",
+    "llm_planner_model": "the model the planner of issue tasks uses; unset: AMBIENT_LLM_MODEL",
+    "llm_coder_model": "the model that writes changes (the fixer, the reproducer); unset: "
+    "AMBIENT_LLM_MODEL",
+    "llm_reviewer_model": "the model that reviews a verified change; unset: AMBIENT_LLM_MODEL",
+    "llm_specialist_model": "the model the sweep's specialists use; unset: AMBIENT_LLM_MODEL",
     "llm_job_tokens": "the most model tokens one job (a sweep, a fix) may use; unset for no limit",
     "job_timeout_s": "seconds one job may run; a job whose worker died runs again this much later",
     "sandbox": "docker or bwrap",
@@ -89,6 +94,12 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_max_concurrency: int = Field(default=4, ge=1)
     llm_timeout_s: float = Field(default=120.0, gt=0)
+    # Optional per-role models on the same endpoint (the planner may be a stronger model than
+    # the coder, a reviewer a different one); each falls back to `llm_model`.
+    llm_planner_model: str | None = None
+    llm_coder_model: str | None = None
+    llm_reviewer_model: str | None = None
+    llm_specialist_model: str | None = None
     llm_job_tokens: int | None = Field(default=None, ge=1)
     # Model-driven jobs take minutes, not arq's default 300 s.
     job_timeout_s: int = Field(default=1800, ge=10)
@@ -128,6 +139,12 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    def role_model(self, role: str) -> str:
+        """The model `role` (planner, coder, reviewer, specialist) uses: its own setting, else
+        AMBIENT_LLM_MODEL."""
+        own = getattr(self, f"llm_{role}_model", None)
+        return str(own or self.llm_model or "")
 
     @property
     def index_hosts(self) -> tuple[str, ...]:

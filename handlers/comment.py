@@ -54,10 +54,6 @@ def route(event: Event, context: RouteContext) -> Routed | None:
         spec = spec_for(
             event, "fix_pr", job_id, number=str(number), instructions=command.instructions
         )
-    elif command.kind == "fix":
-        spec = spec_for(
-            event, "reply_help", job_id, number=str(number), note="fix works on pull requests"
-        )
     elif command.kind == "sweep":
         spec = spec_for(event, "sweep_repo", job_id, number=str(number), trigger="comment")
     else:

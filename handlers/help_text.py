@@ -16,6 +16,9 @@ def help_reply(app_slug: str, note: str = "") -> str:
         "sandbox and push a signed commit to the pull request's branch (or open a pull "
         "request into it when that branch may not be pushed to).",
         f"- `{mention} fix <instructions>`: the same, following your instructions.",
+        f"- `{mention} <instructions>` (or `fix this`) on an issue, the issue assigned to "
+        "the App, or the `ambient` label (`tasks.label`): plan the change, show the bug with a "
+        "failing test, fix and verify it, and open a pull request that closes the issue.",
         f"- `{mention} sweep`: run the quality sweep on the default branch now.",
         f"- `{mention} help`: this list.",
         "",

@@ -366,7 +366,7 @@ def test_the_simulator_refuses_what_github_refuses() -> None:
     without_checks = {**manifest, "default_permissions": {"issues": "write"}}
     assert manifest_errors(without_checks, set()) == [
         "Default events are not supported by permissions: check_suite, workflow_run, push, "
-        "pull_request"
+        "pull_request, pull_request_review, pull_request_review_comment"
     ]
     no_hook = {**manifest, "hook_attributes": {"active": True}}
     assert manifest_errors(no_hook, {"ambient"}) == [

@@ -575,7 +575,7 @@ def test_config_check_ok_and_problems(tmp_path: Path) -> None:
         f"{bad}: limits.max_open_prs: must be at least 1 (line 1)",
         f"{bad}: draft_prs: must be true or false (line 2)",
         f"{bad}: x: unknown key (known here: agents, verify, setup, paths, protected_owners, "
-        "allow_workflow_changes, ci_autofix, sweep, limits, risk, push_to_pr_branch, "
+        "allow_workflow_changes, ci_autofix, sweep, limits, risk, tasks, push_to_pr_branch, "
         "draft_prs) (line 3)",
     ]
     done = _ambient("check", str(broken))

@@ -277,8 +277,15 @@ def run_scenario(sim: GitHubSim, client: Callable[..., GitHub[Any]]) -> None:
     parse(gh.pulls.request_reviewers(o, n, pull.number, reviewers=["alice"]))
     parse(gh.pulls.list_requested_reviewers(o, n, pull.number))
     _review(sim, f"/_sim/repos/{o}/{n}/pulls/{pull.number}", "alice")
-    parse(gh.pulls.list_review_comments(o, n, pull.number))
+    line = parse(gh.pulls.list_review_comments(o, n, pull.number))[0]
     parse(gh.pulls.list_reviews(o, n, pull.number))
+    reply = gh.pulls.create_reply_for_review_comment(o, n, pull.number, line.id, body="Done")
+    _fails(
+        404,
+        lambda: gh.pulls.create_reply_for_review_comment(
+            o, n, pull.number, parse(reply).id, body="Again"
+        ),
+    )
 
     issue = gh.issues.create(o, n, title="Ambient dashboard", body="- [ ] x").parsed_data
     parse(gh.issues.list_for_repo(o, n, state="all", creator=sim.app.bot_login, per_page=1))

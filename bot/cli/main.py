@@ -23,6 +23,7 @@ LAZY_COMMANDS: Final = {
     "patch": ("bot.cli.patch", "patch"),
     "sweep": ("bot.cli.local", "sweep"),
     "fix": ("bot.cli.local", "fix"),
+    "task": ("bot.cli.task", "task"),
     "watch": ("bot.cli.local", "watch"),
     "verify": ("bot.cli.verify", "verify"),
     "scan-diff": ("bot.cli.secrets", "scan_diff"),

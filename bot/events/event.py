@@ -104,11 +104,27 @@ class _Issue(TypedDict, total=False):
     pull_request: Any
 
 
+class _Label(TypedDict, total=False):
+    name: Any
+
+
+class _Review(TypedDict, total=False):
+    id: Any
+    state: Any
+    body: Any
+
+
+class _PullHead(TypedDict, total=False):
+    sha: Any
+    ref: Any
+
+
 class _Pull(TypedDict, total=False):
     number: Any
     user: _Account | None
     closed_at: Any
     updated_at: Any
+    head: _PullHead | None
 
 
 class RoutingFields(TypedDict, total=False):
@@ -134,6 +150,9 @@ class RoutingFields(TypedDict, total=False):
     # handlers/outcomes.py: whose pull request closed, and which pushed commits revert one.
     pull_request: _Pull | None
     commits: list[_Commit] | None
+    assignee: _Account | None
+    label: _Label | None
+    review: _Review | None
 
 
 _ROUTING_FIELDS: Final = msgspec.json.Decoder(RoutingFields)

@@ -20,6 +20,8 @@ __all__ = [
     "IssueCommentPayload",
     "IssuesPayload",
     "Payload",
+    "PullRequestReviewCommentPayload",
+    "PullRequestReviewPayload",
     "PushPayload",
     "SweepPayload",
     "WorkflowRunPayload",
@@ -108,9 +110,53 @@ class IssueCommentPayload(Payload):
     comment: Comment
 
 
+class Label(_Lenient):
+    name: str
+
+
 class IssuesPayload(Payload):
     issue: Issue
     changes: dict[str, object] | None = None
+    assignee: Account | None = None
+    label: Label | None = None
+
+
+class PullSide(_Lenient):
+    ref: str
+    sha: str
+
+
+class PullRequestBrief(_Lenient):
+    number: int
+    title: str = ""
+    user: Account
+    head: PullSide
+    base: PullSide
+    state: str = "open"
+
+
+class Review(_Lenient):
+    id: int
+    body: str | None = None
+    state: str
+    user: Account | None = None
+
+
+class ReviewComment(Comment):
+    path: str = ""
+    line: int | None = None
+    pull_request_review_id: int | None = None
+    in_reply_to_id: int | None = None
+
+
+class PullRequestReviewPayload(Payload):
+    review: Review
+    pull_request: PullRequestBrief
+
+
+class PullRequestReviewCommentPayload(Payload):
+    comment: ReviewComment
+    pull_request: PullRequestBrief
 
 
 class CheckSuitePayload(Payload):
@@ -145,6 +191,8 @@ class SweepPayload(Payload):
 _MODELS: Final[dict[str, type[Payload]]] = {
     "issue_comment": IssueCommentPayload,
     "issues": IssuesPayload,
+    "pull_request_review": PullRequestReviewPayload,
+    "pull_request_review_comment": PullRequestReviewCommentPayload,
     "check_suite": CheckSuitePayload,
     "workflow_run": WorkflowRunPayload,
     "push": PushPayload,

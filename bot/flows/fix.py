@@ -85,6 +85,10 @@ class FixRequest:
     commenter: str
     commenter_is_bot: bool
     instructions: str = ""
+    #: False when the trigger is no issue comment (a review): nothing to react to.
+    react: bool = True
+    #: The job's token limit; None: `AMBIENT_LLM_JOB_TOKENS`.
+    token_budget: int | None = None
 
 
 async def fix_pull_request(deps: Deps, request: FixRequest) -> dict[str, object]:
@@ -117,7 +121,8 @@ async def fix_pull_request(deps: Deps, request: FixRequest) -> dict[str, object]
         )
         return {"status": "refused", "reason": "daily job limit", "count": allowance.count}
     try:
-        await gh.add_reaction("eyes", comment_id=request.comment_id)
+        if request.react:
+            await gh.add_reaction("eyes", comment_id=request.comment_id)
     except GitHubNotFound:
         # The comment was deleted meanwhile: the request still stands, and the reply says so.
         log.info("comment %s is gone; no reaction", request.comment_id)
@@ -212,7 +217,8 @@ async def _work(
         timings.add("clone", started)
         started = time.monotonic()
         # Each job has its own token budget around the worker's shared model.
-        model = BudgetedModel(deps.model, TokenBudget(settings.llm_job_tokens))
+        limit = request.token_budget or settings.llm_job_tokens
+        model = BudgetedModel(deps.model, TokenBudget(limit))
         setup = setup_choice(
             deps.environments, config, request.installation_id, f"{request.owner}/{request.repo}"
         )

@@ -55,13 +55,14 @@ PERMISSIONS: Final[Mapping[str, Need]] = {
     ),
     "pull_requests": Need(
         "write",
-        "read the pull request to fix and its files; open fix and sweep pull requests; "
-        "request CODEOWNERS reviews; label pull requests",
+        "read the pull request to fix and its files; open fix, sweep and task pull requests; "
+        "request CODEOWNERS reviews; label pull requests; reply to review comments; the "
+        "`pull_request_review` and `pull_request_review_comment` events",
     ),
     "issues": Need(
         "write",
-        "reply to `@app` comments and react to them; open and update the quality dashboard "
-        "issue; the `issue_comment` and `issues` events",
+        "reply to `@app` comments and react to them; read the issue a task comes from; open "
+        "and update the quality dashboard issue; the `issue_comment` and `issues` events",
     ),
     "checks": Need(
         "write",
@@ -81,14 +82,21 @@ PERMISSIONS: Final[Mapping[str, Need]] = {
 
 #: Every event `app.yml` subscribes to, and the handler that acts on it.
 EVENTS: Final[Mapping[str, str]] = {
-    "issue_comment": "`@app fix`, `@app sweep` and help replies (handlers/comment.py)",
-    "issues": "ticked boxes on the quality dashboard issue (handlers/sweep.py)",
+    "issue_comment": "`@app fix`, `@app sweep` and help replies (handlers/comment.py); "
+    "`@app <instructions>` on an issue (handlers/issue_task.py)",
+    "issues": "ticked boxes on the quality dashboard issue (handlers/sweep.py); an issue "
+    "opened with `@app`, assigned to the App or given the `tasks.label` label becomes a pull "
+    "request (handlers/issue_task.py)",
     "check_suite": "a failed check suite becomes a fix pull request (handlers/ci_failure.py)",
     "workflow_run": "a failed Actions run becomes a fix pull request (handlers/ci_failure.py)",
     "push": "pushes to the default branch mark the files the sweep looks at (handlers/sweep.py)"
     " and reverts of Ambient's merged PRs (handlers/outcomes.py)",
     "pull_request": "Ambient's PRs closed, merged or reopened: counted, and a rejected "
     "proposal is not proposed again (handlers/outcomes.py)",
+    "pull_request_review": "a review requesting changes on one of Ambient's pull requests "
+    "starts a follow-up commit (handlers/review.py)",
+    "pull_request_review_comment": "review comments on one of Ambient's pull requests start a "
+    "follow-up commit, and each is answered in its thread (handlers/review.py)",
 }
 
 #: Sent to every App whatever it subscribes to; GitHub refuses them in `default_events`.

@@ -274,3 +274,36 @@ class RepoWrites(RepoReads):
         request = {"body": body, "state": state}
         path = f"/issues/{number}"
         return _issue_text(await self._json(f"update issue #{number}", "PATCH", path, json=request))
+
+    async def issue_comments(self, number: int) -> tuple[Comment, ...]:
+        """The conversation comments of issue or PR `number`, oldest first."""
+        items = await self._api.pages(
+            f"list comments of #{number}", f"{self._root}/issues/{number}/comments"
+        )
+        return tuple(comment_from_json(item) for item in items)
+
+    async def reply_to_review_comment(
+        self, pull_number: int, comment_id: int, marker: str, body: str
+    ) -> int:
+        """Answer review comment `comment_id` in its thread, once: a reply of ours carrying
+        `marker` is found again instead of posting another. Returns the reply's id."""
+        text = body if marker in body else f"{body}\n\n{marker}"
+
+        async def once() -> int:
+            items = await self._api.pages(
+                f"list review comments of #{pull_number}",
+                f"{self._root}/pulls/{pull_number}/comments",
+            )
+            for item in items:
+                author = str((item.get("user") or {}).get("login") or "")
+                if (
+                    item.get("in_reply_to_id") == comment_id
+                    and marker in str(item.get("body") or "")
+                    and (self.bot_login is None or author == self.bot_login)
+                ):
+                    return int(item["id"])
+            path = f"{self._root}/pulls/{pull_number}/comments/{comment_id}/replies"
+            response = await self._api.request("POST", path, json={"body": text})
+            return int((response.json() if response else {}).get("id", 0))
+
+        return await self._api.run(f"reply to review comment {comment_id}", once)

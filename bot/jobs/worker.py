@@ -13,6 +13,7 @@ from arq.worker import Worker
 from prometheus_client import start_http_server
 
 from agents.llm import OpenAIModel
+from agents.roles import RoleModels, models_from_settings
 from bot.config import Settings, load_settings
 from bot.deps import Deps
 from bot.errors import SandboxError
@@ -77,7 +78,7 @@ async def on_startup(ctx: dict[str, Any]) -> None:
         settings=settings,
         redis=ctx["redis"],
         github=_github_app(settings, ctx["redis"]),
-        model=OpenAIModel.from_settings(settings) if _has_model(settings) else None,
+        model=models_from_settings(settings) if _has_model(settings) else None,
         environments=(
             Environments(SetupOptions.from_settings(settings)) if settings.setup == "auto" else None
         ),
@@ -110,7 +111,7 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
         return
     if deps.github is not None:
         await deps.github.aclose()
-    if isinstance(deps.model, OpenAIModel):
+    if isinstance(deps.model, OpenAIModel | RoleModels):
         await deps.model.aclose()
     if deps.environments is not None:
         await deps.environments.close()

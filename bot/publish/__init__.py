@@ -32,6 +32,7 @@ from bot.publish.sweep import (
     proven_conclusion,
     upsert_dashboard,
 )
+from bot.publish.task import TaskFacts, TaskPublisher, task_branch
 
 __all__ = [
     "DASHBOARD_TITLE",
@@ -47,6 +48,8 @@ __all__ = [
     "Pushed",
     "Status",
     "SweepPublisher",
+    "TaskFacts",
+    "TaskPublisher",
     "approve_ticked",
     "evidence_text",
     "failed_summary",
@@ -62,6 +65,7 @@ __all__ = [
     "refusal_reply",
     "state_dir",
     "status_of",
+    "task_branch",
     "tried_text",
     "upsert_dashboard",
 ]

@@ -28,7 +28,17 @@ from bot.repo_config.values import (
     problem,
 )
 
-__all__ = ["CiAutofix", "Limits", "Paths", "RepoConfig", "Risk", "Setup", "Sweep", "Verify"]
+__all__ = [
+    "CiAutofix",
+    "Limits",
+    "Paths",
+    "RepoConfig",
+    "Risk",
+    "Setup",
+    "Sweep",
+    "Tasks",
+    "Verify",
+]
 
 _RULES: Final = RiskRules()
 _SECTION: Final = ConfigDict(frozen=True, extra="forbid")
@@ -149,6 +159,35 @@ class Limits(BaseModel):
     )
 
 
+class Tasks(BaseModel):
+    """`tasks`: issues turned into pull requests, and follow-ups on review."""
+
+    model_config = _SECTION
+
+    label: str = Field(
+        default="ambient",
+        min_length=1,
+        max_length=50,
+        description="the label that hands an issue to Ambient",
+    )
+    max_followups: StrictInt = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="follow-up commits Ambient pushes to one of its pull requests on review "
+        "(0: none)",
+    )
+    token_budget: StrictInt = Field(
+        default=200_000, ge=1000, description="model tokens one task or follow-up job may use"
+    )
+    daily_token_budget: StrictInt = Field(
+        default=2_000_000,
+        ge=1000,
+        description="model tokens the task and follow-up jobs of this repository may use in "
+        "a UTC day",
+    )
+
+
 class Risk(BaseModel):
     """`risk`: the thresholds of the risk rules."""
 
@@ -187,6 +226,7 @@ class RepoConfig(BaseModel):
     sweep: Sweep = Field(default_factory=Sweep)
     limits: Limits = Field(default_factory=Limits)
     risk: Risk = Field(default_factory=Risk)
+    tasks: Tasks = Field(default_factory=Tasks)
     push_to_pr_branch: StrictBool = Field(
         default=True,
         description="push fixes to a pull request's own branch when it lives in this "

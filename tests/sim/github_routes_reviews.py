@@ -165,10 +165,48 @@ async def sim_review(request: Request) -> Response:
     return JSONResponse(review_json(sim.state, repo, review), status_code=201)
 
 
+async def reply_to_review_comment(request: Request) -> Response:
+    """Body {body}: the App answers a review comment in its thread. GitHub's description
+    documents 201 and 404 only, so a reply to a reply (which GitHub does not support) is 404."""
+    sim, repo = caller_repo(request, "pull_requests", write=True)
+    pull = _pull_of(sim, repo, request)
+    parent = sim.state.review_comments.get(int(request.path_params["comment_id"]))
+    if (
+        parent is None
+        or parent.repo_id != repo.id
+        or parent.pull_number != pull.number
+        or parent.in_reply_to is not None
+    ):
+        raise Refused(404, "Not Found")
+    body = await body_json(request)
+    if not isinstance(body.get("body"), str) or not body["body"]:
+        raise Refused(404, "Not Found")
+    now = time.time()
+    reply = ReviewComment(
+        id=sim.state.next_id(),
+        repo_id=repo.id,
+        pull_number=pull.number,
+        body=body["body"],
+        user=sim.state.bot_login,
+        path=parent.path,
+        line=parent.line,
+        position=parent.position,
+        commit_id=parent.commit_id,
+        diff_hunk=parent.diff_hunk,
+        created_at=now,
+        updated_at=now,
+        review_id=parent.review_id,
+        in_reply_to=parent.id,
+    )
+    sim.state.review_comments[reply.id] = reply
+    return JSONResponse(review_comment_json(sim.state, repo, reply), status_code=201)
+
+
 _P = "/repos/{owner}/{repo}/pulls/{pull_number:int}"
 ROUTES = [
     Route(f"{_P}/comments", list_review_comments, methods=["GET"]),
     Route(f"{_P}/reviews", list_reviews, methods=["GET"]),
+    Route(f"{_P}/comments/{{comment_id:int}}/replies", reply_to_review_comment, methods=["POST"]),
     Route(f"/_sim{_P}/comments", sim_review_comment, methods=["POST"]),
     Route(f"/_sim{_P}/reviews", sim_review, methods=["POST"]),
 ]

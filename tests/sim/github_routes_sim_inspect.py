@@ -113,6 +113,17 @@ async def repo_state(request: Request) -> Response:
                 if r.repo_id == repo.id
             ],
             "verified": sorted(state.verified),
+            "review_comments": [
+                {
+                    "id": c.id,
+                    "pull_number": c.pull_number,
+                    "body": c.body,
+                    "user": c.user,
+                    "in_reply_to": c.in_reply_to,
+                }
+                for c in sorted(state.review_comments.values(), key=lambda c: c.id)
+                if c.repo_id == repo.id
+            ],
         }
     )
 

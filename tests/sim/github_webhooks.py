@@ -13,7 +13,14 @@ from tests.sim.github_payloads_checks import (
     simple_commit_json,
     workflow_run_json,
 )
-from tests.sim.github_payloads_issues import comment_json, issue_json, pull_json
+from tests.sim.github_payloads_issues import (
+    comment_json,
+    issue_json,
+    label_json,
+    pull_json,
+    review_comment_json,
+    review_json,
+)
 from tests.sim.github_routes_checks import pulls_for_sha
 from tests.sim.github_routes_pulls import pull_facts
 from tests.sim.github_state import CheckSuite, Comment, Repo
@@ -177,9 +184,58 @@ async def _issues(sim: Sim, kw: JSON) -> JSON:
         raise Refused(422, f"emit: no issue #{kw['number']} in {repo.full_name}")
     action = str(kw.get("action", "edited"))
     data = _envelope(sim, repo, str(kw.get("user", issue.user)), action)
+    # The change is made as the event says, as on GitHub, where the event follows the change.
+    if action == "assigned":
+        assignee = str(kw["assignee"])
+        if assignee not in issue.assignees:
+            issue.assignees.append(assignee)
+        data["assignee"] = user_json(sim.state, sim.state.user(assignee))
+    if action == "labeled":
+        label = str(kw["label"])
+        if label not in issue.labels:
+            issue.labels.append(label)
+        data["label"] = label_json(sim.state, repo, label)
     data["issue"] = issue_json(sim.state, repo, issue)
     if action == "edited":
         data["changes"] = kw.get("changes") or {"body": {"from": ""}}
+    return data
+
+
+async def _pull_body(sim: Sim, repo: Repo, number: int) -> JSON:
+    pull = sim.state.issues.get((repo.id, number))
+    if pull is None or not pull.is_pull:
+        raise Refused(422, f"emit: no pull #{number} in {repo.full_name}")
+    body = pull_json(sim.state, repo, pull, await pull_facts(sim, repo, pull))
+    for side in ("head", "base"):
+        side_repo = sim.state.repos.get(body[side]["repo"]["id"], repo)
+        body[side]["repo"] = webhook_repo(sim, side_repo)
+    return body
+
+
+async def _pull_request_review(sim: Sim, kw: JSON) -> JSON:
+    """kwargs: number, review_id (made with POST /_sim/…/reviews), action (submitted)."""
+    repo = _repo(sim, kw)
+    review = sim.state.reviews.get(int(kw["review_id"]))
+    if review is None or review.repo_id != repo.id:
+        raise Refused(422, f"emit: no review {kw['review_id']} in {repo.full_name}")
+    data = _envelope(sim, repo, review.user, str(kw.get("action", "submitted")))
+    body = review_json(sim.state, repo, review)
+    # The webhook's review state is lower case, unlike the REST API's (GitHub's webhook docs).
+    body["state"] = review.state.lower()
+    data["review"] = body
+    data["pull_request"] = await _pull_body(sim, repo, review.pull_number)
+    return data
+
+
+async def _pull_request_review_comment(sim: Sim, kw: JSON) -> JSON:
+    """kwargs: comment_id (made with POST /_sim/…/comments), action (created)."""
+    repo = _repo(sim, kw)
+    comment = sim.state.review_comments.get(int(kw["comment_id"]))
+    if comment is None or comment.repo_id != repo.id:
+        raise Refused(422, f"emit: no review comment {kw['comment_id']} in {repo.full_name}")
+    data = _envelope(sim, repo, comment.user, str(kw.get("action", "created")))
+    data["comment"] = review_comment_json(sim.state, repo, comment)
+    data["pull_request"] = await _pull_body(sim, repo, comment.pull_number)
     return data
 
 
@@ -283,6 +339,8 @@ async def build_payload(sim: Sim, event: str, kw: JSON) -> JSON:
         "pull_request": _pull_request,
         "issues": _issues,
         "push": _push,
+        "pull_request_review": _pull_request_review,
+        "pull_request_review_comment": _pull_request_review_comment,
     }
     if event in ("installation", "installation_repositories"):
         return await _installation(sim, kw, event)
