@@ -4,6 +4,10 @@ Pure and stdlib-only (the `ambient scan-diff` start-up pays for every import). T
 parsed once per process; each rule's regex is translated from Go RE2 syntax and compiled only
 when one of its keywords occurs in a line, as gitleaks does, so a small diff compiles a few
 of the 200-odd patterns. `report()` compiles all of them, for the tests and the docs.
+
+Most lines hold none of the 240-odd keywords, so `matches` first asks one compiled alternation
+of all of them whether any occurs, and only then which, visiting just the rules those name
+(a loop over every rule's keywords per line was most of a whole-repository scan's time).
 """
 
 from __future__ import annotations
@@ -104,6 +108,42 @@ class Match:
         return "matches " + ", ".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class _KeywordIndex:
+    """Which rules each keyword names, and one regex that finds whether any keyword occurs."""
+
+    any_keyword: re.Pattern[str]
+    keywords: tuple[str, ...]
+    rules_of: dict[str, tuple[int, ...]]
+    keywordless: tuple[int, ...]
+
+    @classmethod
+    def of(cls, rules: tuple[Rule, ...]) -> _KeywordIndex:
+        rules_of: dict[str, list[int]] = {}
+        for position, rule in enumerate(rules):
+            for keyword in rule.keywords:
+                rules_of.setdefault(keyword, []).append(position)
+        # Longest first only for readability of the pattern: a search for "any" is the same.
+        keywords = tuple(sorted(rules_of, key=lambda k: (-len(k), k)))
+        return cls(
+            any_keyword=re.compile("|".join(map(re.escape, keywords)) or r"(?!)"),
+            keywords=keywords,
+            rules_of={k: tuple(v) for k, v in rules_of.items()},
+            keywordless=tuple(i for i, rule in enumerate(rules) if not rule.keywords),
+        )
+
+    def candidates(self, lowered: str) -> tuple[list[int], frozenset[str]]:
+        """Positions of the rules that may fire on `lowered` (in rule order) and the keywords
+        it holds: a rule with keywords runs only when one of them occurs, as in gitleaks."""
+        if self.any_keyword.search(lowered) is None:
+            return list(self.keywordless), frozenset()
+        present = frozenset(k for k in self.keywords if k in lowered)
+        chosen = set(self.keywordless)
+        for keyword in present:
+            chosen.update(self.rules_of[keyword])
+        return sorted(chosen), present
+
+
 @dataclass(slots=True)
 class RuleSet:
     """The rules of one file, with what was skipped and why."""
@@ -112,17 +152,30 @@ class RuleSet:
     skipped: dict[str, str]
     allowlists: tuple[Allowlist, ...]
     _compiled: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
+    _index: _KeywordIndex | None = None
+    # The last line's matches: the gate's two rule-set plugins (vendor and generic rules)
+    # ask for the same line one after the other.
+    _last: tuple[str, str, tuple[Match, ...]] | None = None
 
     def matches(self, line: str, filename: str = "") -> Iterator[Match]:
         """Every rule match on `line` that passes its entropy floor and allowlists; a rule
         scoped to some files (`path`, e.g. Terraform's) runs on those files only."""
-        lowered = line.lower()
-        for rule in self.rules:
+        last = self._last
+        if last is not None and last[0] == line and last[1] == filename:
+            return iter(last[2])
+        found = tuple(self._scan(line, filename))
+        self._last = (line, filename, found)
+        return iter(found)
+
+    def _scan(self, line: str, filename: str) -> Iterator[Match]:
+        if self._index is None:
+            self._index = _KeywordIndex.of(self.rules)
+        positions, present = self._index.candidates(line.lower())
+        for position in positions:
+            rule = self.rules[position]
             if rule.path is not None and not self._in_scope(rule, filename):
                 continue
-            keyword = next((k for k in rule.keywords if k in lowered), None)
-            if keyword is None and rule.keywords:
-                continue
+            keyword = next((k for k in rule.keywords if k in present), "")
             regex = self.compiled(rule)
             if regex is None:
                 continue
@@ -136,7 +189,7 @@ class RuleSet:
                 whole = found.group(0)
                 if any(a.allows(secret, whole, line) for a in (*rule.allowlists, *self.allowlists)):
                     continue
-                yield Match(rule, secret, keyword or "", entropy)
+                yield Match(rule, secret, keyword, entropy)
 
     def _in_scope(self, rule: Rule, filename: str) -> bool:
         key = f"path:{rule.id}"
