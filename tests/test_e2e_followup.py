@@ -146,6 +146,13 @@ def test_a_review_makes_one_follow_up_commit_with_replies_and_the_cap_holds(
     ]
     assert len(commits) == 2  # the task's and the one follow-up's
     assert _day_tokens(redis_server) > after_task
+    # The follow-up's evidence names the budget the repository's config set.
+    fixes = [
+        r for r in github_sim.repo_state(OWNER, NAME)["check_runs"] if r["name"] == "Ambient fix"
+    ]
+    assert any(
+        "**Budget:** " in json.dumps(r) and "tasks.token_budget" in json.dumps(r) for r in fixes
+    ), fixes
 
     # A second round on the new head is past `tasks.max_followups: 1`: one reply, no commit.
     calls = len(llm_sim.requests())

@@ -25,6 +25,7 @@ from agents.llm import BudgetedModel
 from agents.reviews import ReviewRemark, review_section
 from agents.sanitize import sanitize_trigger_text
 from agents.usage import TokenBudget
+from bot.config import Settings
 from bot.deps import Deps
 from bot.errors import ConfigError, Permanent
 from bot.flows.common import (
@@ -204,7 +205,7 @@ async def _work(
     target = fix_target(pull, policy, config.config.push_to_pr_branch)
     task = await _task(gh, request, pull)
     settings = deps.settings
-    facts = Facts(str(settings.llm_model), config.problems, target.reason)
+    facts = Facts(_models(settings), config.problems, target.reason, budget=_budget(request))
     timings.add("context", started)
     started = time.monotonic()
     async with await gh.clone(
@@ -262,3 +263,23 @@ async def _work(
     # The publisher may have chosen a PR over a push (files of a protected owner): say why.
     facts = replace(facts, target_reason=publisher.target.reason)
     return outcome_summary(outcome, facts, publisher.published)
+
+
+def _models(settings: Settings) -> str:
+    """The model the report names: the fixer's and the reviewer's when a role has its own
+    (AMBIENT_LLM_CODER_MODEL, AMBIENT_LLM_REVIEWER_MODEL), else AMBIENT_LLM_MODEL."""
+    coder, reviewer = settings.role_model("coder"), settings.role_model("reviewer")
+    if coder == reviewer == str(settings.llm_model or ""):
+        return str(settings.llm_model)
+    return f"coder {coder}, reviewer {reviewer}"
+
+
+def _budget(request: FixRequest) -> str:
+    """The budget line of a job whose budget the repository's config set (a follow-up's
+    `tasks.token_budget`, or what is left of the day's `tasks.daily_token_budget`)."""
+    if request.token_budget is None:
+        return ""
+    return (
+        f"{request.token_budget:,} tokens for this job (`tasks.token_budget`, or what was left "
+        "of the day's `tasks.daily_token_budget`)"
+    )

@@ -48,6 +48,8 @@ class Facts:
     verification: str = ""
     scan: str = ""
     tried: str = ""
+    #: The job's token budget and where it came from, when a repository's config set it.
+    budget: str = ""
 
     def with_result(self, result: FixResult, scan: str) -> Facts:
         """These facts plus the fixer's rounds, token use and verification, and the scan."""
@@ -84,6 +86,8 @@ def _evidence(facts: Facts) -> list[str]:
         lines.append(f"**Secret scan:** {facts.scan}")
     usage = f"; {facts.usage}" if facts.usage else ""
     lines.append(f"**Model:** {facts.model}, {facts.rounds} fix round(s){usage}")
+    if facts.budget:
+        lines.append(f"**Budget:** {facts.budget}")
     lines += [f"**Config problem:** {p}" for p in facts.config_problems]
     return lines
 
