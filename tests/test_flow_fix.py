@@ -22,6 +22,7 @@ from bot.github.branch_policy import decide_branch_policy
 from bot.github.codeowners import CodeOwnersFile
 from bot.github.values import PullRequest
 from bot.pipeline.process import Outcome
+from bot.publish.fingerprint import fingerprint_of_text
 from bot.publish.github import (
     Published,
     fix_branch,
@@ -464,3 +465,33 @@ async def test_a_fix_to_a_protected_owners_file_waits_in_a_pr_into_the_branch(
     reports = "\n".join(r["output"]["summary"] for r in state["check_runs"])
     assert "Why there: `inventory.py` is owned by a protected owner" in reports
     assert "**Config:** .github/ambient.yml on main; checks detected in the checkout" in reports
+
+
+@pytest.mark.bwrap
+async def test_a_fix_pr_closed_unmerged_is_not_opened_again_for_the_same_change(
+    deps: Deps, github_sim: GitHubSim, llm_sim: LLMSim, tmp_path: Path
+) -> None:
+    number, installation = _setup(github_sim, tmp_path)
+    llm_sim.set_script(_fixer_answers_right())
+    first = await fix_pull_request(deps, _request(number, installation))
+    assert first["status"] == "success", first
+    (opened,) = [
+        p for p in github_sim.repo_state(OWNER, NAME)["pulls"] if p["head"].startswith("ambient/")
+    ]
+    assert fingerprint_of_text(opened["body"]) is not None
+    headers = {"Authorization": f"token {github_sim.installation_token(OWNER, NAME)}"}
+    url = f"{github_sim.api_url}/repos/{OWNER}/{NAME}/pulls/{opened['number']}"
+    async with httpx.AsyncClient() as http:
+        closed = await http.patch(url, json={"state": "closed"}, headers=headers, timeout=30)
+        closed.raise_for_status()
+    # A second `fix this` finds the same change: the maintainer's no stands, nothing is opened.
+    llm_sim.set_script(_fixer_answers_right())
+    again = await fix_pull_request(
+        deps, _request(number, installation, job_id=f"comment:2:{number}")
+    )
+    assert again["status"] == "neutral", again
+    assert again["title"] == "Fix not proposed again"
+    ours = [
+        p for p in github_sim.repo_state(OWNER, NAME)["pulls"] if p["head"].startswith("ambient/")
+    ]
+    assert [p["number"] for p in ours] == [opened["number"]]

@@ -41,6 +41,7 @@ from bot.flows.common import (
     with_config,
 )
 from bot.flows.limits import count_job, limit_reply
+from bot.flows.outcomes import closed_fix, fix_closed_summary
 from bot.github import GitHubNotFound, InstallationClient, PullRequest, hidden_marker
 from bot.pipeline import Outcome, Timings, finish, gate_options, pass_gates, tally
 from bot.publish import (
@@ -240,6 +241,10 @@ async def _work(
             verified=verified,
         )
         facts = facts.with_result(result, gated.scan.summary() if gated.scan else "")
+        if gated.fate is None and target.mode == "pull-request":
+            closed = await closed_fix(gh, result.proposal, target.base)
+            if closed:
+                return fix_closed_summary(target.base, closed)
         if gated.fate is None:
             current = await gh.get_pull(pull.number)
             if current.head_sha != pull.head_sha:

@@ -23,6 +23,7 @@ from bot.git import FileChange, Workspace
 from bot.github import BranchMoved, BranchPolicy, InstallationClient, PullRequest, Reviewers
 from bot.github.codeowners import CodeOwnersFile
 from bot.pipeline import Publication
+from bot.publish.fingerprint import fingerprint, fingerprint_marker, fingerprint_trailer
 from bot.publish.local import commit_message
 
 __all__ = [
@@ -206,6 +207,9 @@ class GitHubPublisher:
         self, proposal: Proposal, changes: dict[str, FileChange], message: str
     ) -> Published:
         pull, target = self._pull, self._target
+        # The fingerprint lets a later fix of the same change find this PR closed unmerged.
+        fp = fingerprint(proposal.agent, proposal.diff)
+        message += f"\n{fingerprint_trailer(fp)}"
         existing = await self._gh.branch_sha(target.branch)
         if existing is None:
             result = await self._gh.publish_commit(
@@ -216,7 +220,8 @@ class GitHubPublisher:
             # A retried job finds the branch it made before: the same fix, so it is reused.
             log.info("fix branch exists; reusing it", extra={"branch": target.branch})
             sha, verified, url = existing, True, ""
-        body = fix_pull_body(pull, proposal, target.reason, self._evidence)
+        body = f"{fix_pull_body(pull, proposal, target.reason, self._evidence)}\n\n"
+        body += fingerprint_marker(fp)
         opened, _created = await self._gh.open_pull_request(
             target.branch,
             target.base,
