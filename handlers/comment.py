@@ -128,8 +128,7 @@ def _installation(received: Received, payload: IssueCommentPayload) -> int:
 
 def comment_by_bot(payload: IssueCommentPayload) -> bool:
     """Whether a bot wrote the comment: bots never trigger work (DESIGN invariant 5)."""
-    user = payload.comment.user
-    return user.type == "Bot" or user.login.endswith("[bot]")
+    return payload.comment.user.is_bot
 
 
 JOBS = (job(fix_pr, unfinished=fix_pr_unfinished), job(reply_help))

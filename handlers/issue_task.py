@@ -129,7 +129,7 @@ def _request(deps: Deps, received: Received) -> TaskRequest:
         number=payload.issue.number,
         trigger=trigger,
         person=person.login,
-        person_is_bot=person.type == "Bot" or person.login.endswith("[bot]"),
+        person_is_bot=person.is_bot,
         comment_id=comment_id,
         instructions=instructions,
         label=spec.option("label"),

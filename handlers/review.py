@@ -84,7 +84,7 @@ def _request(received: Received) -> FollowupRequest:
         repo=payload.repository.name,
         number=payload.pull_request.number,
         reviewer=user.login,
-        reviewer_is_bot=user.type == "Bot" or user.login.endswith("[bot]"),
+        reviewer_is_bot=user.is_bot,
     )
 
 

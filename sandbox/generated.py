@@ -32,7 +32,7 @@ class GeneratedFiles:
     def __init__(self, source: Path, workspace: Path) -> None:
         self.source = source
         self.workspace = workspace
-        self._laid: list[Path] = []
+        self._laid: set[Path] = set()
         self._made: list[Path] = []
 
     def lay(self) -> int:
@@ -76,7 +76,7 @@ class GeneratedFiles:
             return False
         with os.fdopen(descriptor, "wb") as out, origin.open("rb") as data:
             shutil.copyfileobj(data, out)
-        self._laid.append(target)
+        self._laid.add(target)
         return True
 
     def _directory(self, relative: Path) -> Path | None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
+from agents.specialists.tests import is_test_path
+
 __all__ = [
     "SECRETS_AGENT",
     "SecretFindingLike",
@@ -63,9 +65,7 @@ def severity_of(path: str) -> Severity:
     name = parts[-1]
     if any(part in _LOW_PARTS for part in parts[:-1]) or name.endswith(_LOW_SUFFIXES):
         return "low"
-    if name.startswith("test_") or name.endswith(("_test.py", ".test.js", ".spec.ts", "_test.go")):
-        return "low"
-    return "high"
+    return "low" if is_test_path(path.lower()) else "high"
 
 
 #: Scans the checkout at a path and returns its findings.
@@ -89,12 +89,6 @@ class SecretItem:
     def describe(self) -> str:
         """`config.py:3: possible AWS Access Key`."""
         return f"{self.file}:{self.line}: possible {self.type}"
-
-    def explain(self) -> str:
-        """`describe()` with the rule's reason and, for docs and tests, the lower rank."""
-        low = " (documentation or test fixture: lower severity)" if self.severity == "low" else ""
-        why = f" [{self.why}]" if self.why else ""
-        return f"{self.describe()}{why}{low}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,11 @@ class Account(_Lenient):
     id: int
     type: str = "User"
 
+    @property
+    def is_bot(self) -> bool:
+        """Whether the account is a bot: bots never trigger work (DESIGN invariant 5)."""
+        return self.type == "Bot" or self.login.endswith("[bot]")
+
 
 class Installation(_Lenient):
     id: int

@@ -91,6 +91,9 @@ class FixRequest:
     react: bool = True
     #: The job's token limit; None: `AMBIENT_LLM_JOB_TOKENS`.
     token_budget: int | None = None
+    #: The review remarks (ids) the fixer is shown; None: every remark of a person. A follow-up
+    #: names those of people with write access that no follow-up answered yet.
+    remarks: tuple[int, ...] | None = None
 
 
 async def fix_pull_request(deps: Deps, request: FixRequest) -> dict[str, object]:
@@ -182,7 +185,7 @@ async def _task(gh: InstallationClient, request: FixRequest, pull: PullRequest) 
     remarks = [
         ReviewRemark(n.author, n.body, n.when, n.path, n.line, n.state)
         for n in notes
-        if not n.author_is_bot
+        if not n.author_is_bot and (request.remarks is None or n.id in request.remarks)
     ]
     instructions = sanitize_trigger_text(request.instructions) or DEFAULT_TASK
     reviews = review_section(remarks)

@@ -22,7 +22,7 @@ from agents.llm import BudgetedModel
 from agents.usage import TokenBudget
 from bot.deps import Deps
 from bot.errors import ConfigError
-from bot.flows.common import refused_unless_writer, repo_config, stored
+from bot.flows.common import may_trigger, refused_unless_writer, repo_config, stored
 from bot.flows.fix import PERMISSIONS, FixRequest, fix_pull_request
 from bot.flows.task_budget import DailyBudgetSpent, job_limit, spend
 from bot.github import InstallationClient, hidden_marker
@@ -80,11 +80,7 @@ async def _open_remarks(
         if note.state and note.state != "CHANGES_REQUESTED":
             continue
         if note.author not in roles:
-            roles[note.author] = (await gh.permission_of(note.author)) in (
-                "write",
-                "maintain",
-                "admin",
-            )
+            roles[note.author] = may_trigger(await gh.permission_of(note.author))
         if roles[note.author]:
             found.append((note.id, note.author, note.path))
     return found
@@ -142,6 +138,7 @@ async def follow_up(deps: Deps, request: FollowupRequest) -> dict[str, object]:
         instructions=f"Address what reviewers asked for on this pull request ({listed}).",
         react=False,
         token_budget=limit,
+        remarks=tuple(remark_id for remark_id, _, _ in remarks),
     )
     # An unlimited budget around the worker's model only counts what the fix flow spends, for
     # the repository's day; the fix flow's own budget (`limit`) is what stops it.

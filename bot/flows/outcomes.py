@@ -260,7 +260,8 @@ async def closed_fix(gh: InstallationClient, proposal: Proposal, branch: str) ->
     """The number of the CI fix PR into `branch` with the same change as `proposal` that a
     maintainer closed unmerged (its newest such PR), or 0: that fix is not opened again."""
     fp = fingerprint(proposal.agent, proposal.diff)
-    pulls = [p for p in await gh.list_pulls("all") if p.base_ref == branch]
+    # Only closed PRs can say no; the open ones are not listed.
+    pulls = [p for p in await gh.list_pulls("closed") if p.base_ref == branch]
     latest = remember(pulls, gh.bot_login).latest(fp, branch)
     return latest.number if latest is not None and latest.state == "closed" else 0
 

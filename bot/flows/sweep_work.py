@@ -125,14 +125,13 @@ async def sweep_work(
     failures = (failed,) if failed else ()
     if model is None or not specialists:
         return replace(_alone(fixes), failures=failures)
-    forbidden = pipeline.gates.path_policy.forbidden
     repo = await read_repo(workspace.repo)
     measured = await _measured(pipeline, workspace, specialists, agents, repo.texts)
     analysis = await analyse_checkout(
         workspace.repo,
         repo,
         agents,
-        skip=lambda path: any(glob_matches(g, path) for g in forbidden),
+        skip=_forbidden(pipeline),
         measured=measured.measured if measured else None,
     )
     plan = plan_sweep(

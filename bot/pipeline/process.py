@@ -182,7 +182,9 @@ class PipelineConfig:
         if choice.environments is None:
             return None
         described = await run_git(["describe", "--tags", "--abbrev=0"], worktree, check=False)
-        plan = plan_setup(
+        # Detection reads and walks the checkout: off the event loop.
+        plan = await asyncio.to_thread(
+            plan_setup,
             worktree,
             commands=choice.commands,
             python=choice.python,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,11 +32,6 @@ class SecretValue:
     value: str
     decoded: str
     encoded: bool
-
-    @property
-    def hashed(self) -> str:
-        """SHA-1 of the value as written (what detect-secrets' baselines hash)."""
-        return hashlib.sha1(self.value.encode(), usedforsecurity=False).hexdigest()
 
 
 def manifest_value_lines(lines: tuple[tuple[int, str], ...]) -> frozenset[int]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.core.potential_secret import PotentialSecret
 from detect_secrets.core.scan import get_filters_with_parameter
 from detect_secrets.settings import get_plugins, get_settings, transient_settings
 from detect_secrets.util.code_snippet import get_code_snippet
@@ -313,7 +314,7 @@ def _kubernetes_secrets(item: FileAdditions) -> Iterator[Finding]:
             item.path,
             value.line,
             "Kubernetes Secret Data",
-            value.hashed,
+            PotentialSecret.hash_secret(value.value),
             "ambient:kubernetes-secret",
             f"{how} of key {value.key!r} in a manifest of kind Secret",
         )

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import re
-from collections import Counter
 
 from detect_secrets.filters.heuristic import is_indirect_reference, is_potential_uuid
 from detect_secrets.plugins.base import RegexBasedDetector
+
+from bot.secrets.ruleset import shannon_entropy
 
 # Words that mark a value as a stand-in for the real thing in docs, samples and templates.
 _PLACEHOLDER_WORDS = re.compile(
@@ -128,7 +128,7 @@ def is_low_entropy_guess(secret: str, plugin: object) -> bool:
     if secret.count("/") >= 2 and "+" not in secret:
         # A path or URL such as ./tokens/v1/refresh: base64 rarely has two slashes without '+'.
         return True
-    return _shannon_entropy(secret) < float(limit)
+    return shannon_entropy(secret) < float(limit)
 
 
 def is_identifier_value(secret: str, plugin: object) -> bool:
@@ -200,9 +200,3 @@ def _kinds_of_character(text: str) -> int:
     kinds = (str.islower, str.isupper, str.isdigit)
     found = {i for c in text for i, test in enumerate(kinds) if test(c)}
     return len(found) + any(not c.isalnum() for c in text)
-
-
-def _shannon_entropy(text: str) -> float:
-    counts = Counter(text)
-    size = len(text)
-    return -sum(n / size * math.log2(n / size) for n in counts.values())

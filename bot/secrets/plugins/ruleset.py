@@ -49,7 +49,6 @@ class GitleaksRulesDetector(BasePlugin):
             )
             potential.ambient_rule = f"gitleaks:{match.rule.id}"  # type: ignore[attr-defined]
             potential.ambient_why = match.why()  # type: ignore[attr-defined]
-            potential.ambient_generic = match.rule.generic  # type: ignore[attr-defined]
             found.add(potential)
         return found
 
